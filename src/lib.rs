@@ -1,4 +1,13 @@
 //! gearlet: a Gearman job server as a library.
+//!
+//! Layers, imports pointing one way: [`core`] (jobs, functions, workers; no I/O) and
+//! [`protocol`] (the wire codec; no job state) at the bottom; `net` (sockets, behind the `net`
+//! feature) drives the core with the codec; the `gearlet` binary is a thin shell over `net`.
 #![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 
+pub mod core;
 pub mod protocol;
+pub(crate) mod sync;
+
+pub use crate::core::{Client, Config, Error, JobHandle, Priority, Server, Worker, WorkerJob};

@@ -1,0 +1,64 @@
+//! Server configuration: every knob with gearmand's default unless written otherwise.
+
+use std::time::Duration;
+
+/// Longest unique id kept (bytes). gearmand accepts 64 but silently truncates to 63; we keep all 64
+/// (PROTOCOL.md section 4.5) and reject longer ones.
+pub const MAX_UNIQUE: usize = 64;
+/// Longest function name. gearmand's `GEARMAN_FUNCTION_MAX_SIZE` is 512.
+pub const MAX_FUNCTION_NAME: usize = 512;
+/// Client ids are cut to this many bytes, as gearmand does (`GEARMAN_MAX_IDENTIFIER` minus the NUL).
+pub const MAX_CLIENT_ID: usize = 127;
+/// Longest reducer name; it travels in the same field family as the function name.
+pub const MAX_REDUCER: usize = MAX_FUNCTION_NAME;
+/// Default cap on one workload: the largest packet the socket layer accepts by default.
+pub const DEFAULT_MAX_WORKLOAD: usize = 64 << 20;
+
+/// How a [`crate::core::Server`] behaves. `Config::default()` matches gearmand's defaults.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Job handles are `<prefix>:<n>`. Default `H:<hostname>`, as gearmand. Must stay short enough
+    /// that a handle is under 64 bytes (the prefix is cut to 40 bytes).
+    pub handle_prefix: String,
+    /// A job is handed to a worker at most this many times; when the last attempt is lost (the
+    /// worker went away or its ability timed out) the job fails. 0 = no limit (gearmand's default).
+    pub job_retries: u32,
+    /// How many sleeping workers one new job wakes. 0 = all of them (gearmand's default).
+    pub worker_wakeup: usize,
+    /// Whether sessions start with the `exceptions` option on (gearmand's `--exceptions`). When off
+    /// (the default), a client sees WORK_EXCEPTION only after it sent OPTION_REQ `exceptions`.
+    pub exceptions_default: bool,
+    /// Largest workload accepted from a submitter, and largest result accepted from a worker.
+    pub max_workload: usize,
+    /// Refuse a foreground or background submission at once when no worker has registered the
+    /// function (off by default: gearmand queues it). A submission can also ask for this itself.
+    pub require_worker: bool,
+    /// Whether the core may start its own timer thread the first time something needs a clock (an
+    /// epoch or scheduled job, an ability timeout). When false, the host calls
+    /// [`crate::core::Server::run_timers`] itself (the socket layer does this on its runtime).
+    pub timer_thread: bool,
+    /// After a backlog of at least this many jobs drains to empty, unused capacity is released and
+    /// the allocator asked to return free memory to the OS. 0 disables it.
+    pub trim_after_backlog: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            handle_prefix: format!("H:{}", crate::core::sys::hostname()),
+            job_retries: 0,
+            worker_wakeup: 0,
+            exceptions_default: false,
+            max_workload: DEFAULT_MAX_WORKLOAD,
+            require_worker: false,
+            timer_thread: true,
+            trim_after_backlog: 10_000,
+        }
+    }
+}
+
+/// An ability timeout of zero means "none"; anything else is honoured as given (gearmand raises
+/// values under a second to one second; we do not, PROTOCOL.md section 4.3).
+pub(crate) fn ability_timeout(ms: u64) -> Option<Duration> {
+    (ms > 0).then(|| Duration::from_millis(ms))
+}

@@ -1,0 +1,61 @@
+//! The job core: every function, job, worker and waiting client, with no I/O in it.
+//!
+//! This page is the whole architecture in one place (beanstalkd's `dat.h` habit).
+//!
+//! # Types
+//! - [`Server`]: cheap-to-clone handle on the shared state ([`server::Inner`]): a sharded function
+//!   registry, a sharded job index by number, the session registry, schedules and timers.
+//! - `Function` (internal): one lock guarding its three priority queues, its unique index, its
+//!   counters (queued per priority, running, delayed, workers) and its sleeping workers.
+//! - `Job` (internal): immutable identity (number, function, unique, workload, priority, reducer)
+//!   plus a small locked state (phase, background flag, attempts, retries, progress, the worker
+//!   holding it, the clients waiting on it).
+//! - [`Session`]: one peer, socket connection or in-process handle alike. It may submit and wait
+//!   (client role), register abilities, sleep and hold jobs (worker role); what the core tells it
+//!   ([`Event`]) goes to its mailbox, drained by whoever drives it (a socket task through
+//!   [`Session::poll_event`], a blocking call, the C ABI).
+//! - [`Client`], [`Worker`], [`WorkerJob`]: blocking in-process handles over a session.
+//!
+//! # Invariants
+//! 1. A job is in exactly one place: `Delayed` (timer heap), `Queued` (its function's queue),
+//!    `Running` (held by exactly one worker session, in that session's `held` list), or `Done`
+//!    (in no queue, index or counter). Phase changes happen with the function's lock held, in the
+//!    same critical section as the function's counters and unique index.
+//! 2. A job is in the job index from submission until it is `Done`; in its function's unique
+//!    index likewise if it has a unique key. Coalescing is by (function, unique); an empty unique
+//!    never coalesces; `-` coalesces on the workload.
+//! 3. A sleeping worker is woken by exactly one NOOP per sleep: `sleeping` is swapped to false by
+//!    whoever wakes it. PRE_SLEEP registers the session with each of its functions and checks
+//!    their queues under the same lock a submission pushes under, so a job submitted while a
+//!    worker goes to sleep always wakes it (model-checked in `tests/loom.rs`).
+//! 4. Events for a job are pushed to its clients' mailboxes with the job's lock held, so every
+//!    client sees them in the order the worker sent them, and a terminal event is the last.
+//! 5. A worker that goes away (or whose ability timeout expires) puts its jobs back at the front
+//!    of their priority, counting a retry; with `job_retries = N` the Nth lost attempt fails the
+//!    job instead. A foreground client that goes away drops its job if it is still queued and no
+//!    other client or background submission wants it.
+//!
+//! # Locks
+//! Order: session worker state → function → job → session mailbox (leaf); the job index and
+//! registry shards are taken alone or innermost. No lock is held while a waker runs or while
+//! user code runs; no lock is global to the submit → grab → complete path (the registry and the
+//! job index are sharded, functions lock separately).
+
+mod api;
+mod config;
+mod error;
+mod function;
+mod job;
+mod server;
+mod session;
+pub(crate) mod sys;
+mod timers;
+mod views;
+
+pub use api::{Assignment, Client, JobHandle, Worker, WorkerJob};
+pub use config::{Config, DEFAULT_MAX_WORKLOAD, MAX_CLIENT_ID, MAX_FUNCTION_NAME, MAX_UNIQUE};
+pub use error::{Error, Result};
+pub use job::{Event, JobStatus, Priority, WorkEvent};
+pub use server::{Schedule, Server, SubmitRequest, Submitted};
+pub use session::{PeerInfo, Session};
+pub use views::{FunctionStatus, JobInfo, JobPhase, QueueSnapshot, WorkerInfo};

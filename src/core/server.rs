@@ -1,0 +1,1441 @@
+//! The server: the function registry, the job index, the session registry and every operation that
+//! moves a job between places. See the module docs of `core` for the invariants.
+
+use super::config::{Config, MAX_FUNCTION_NAME, MAX_REDUCER, MAX_UNIQUE};
+use super::function::{FuncState, Function};
+use super::job::{
+    atoi_u32, Event, Job, JobState, JobStatus, Phase, Priority, UniqueKey, WorkEvent,
+};
+use super::session::{Ability, PeerInfo, Session, SessionShared};
+use super::timers::{TimerKind, Timers};
+use super::views::*;
+use super::{sys, Error, Result};
+use crate::sync::{Arc, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, RwLock, Weak};
+use bytes::Bytes;
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use std::hash::BuildHasher;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+/// Registry shards: functions hash to one of these, so lookups of different functions rarely
+/// touch the same lock word.
+const FN_SHARDS: usize = 16;
+/// Job index shards, by job number: consecutive jobs land on different shards.
+const JOB_SHARDS: usize = 64;
+/// Handle prefixes are cut to this length so `<prefix>:<u64>` stays under 64 bytes with its NUL
+/// (40 + 1 + 20 digits + NUL = 62).
+const MAX_PREFIX: usize = 40;
+
+/// What a submission asks for. Borrowed names, owned workload (moved into the job, never copied).
+#[derive(Clone, Debug, Default)]
+pub struct SubmitRequest<'a> {
+    /// Function name, 1 to 512 bytes.
+    pub function: &'a [u8],
+    /// Unique id, 0 to 64 bytes; empty never coalesces; `-` coalesces on the workload.
+    pub unique: &'a [u8],
+    /// The job's data.
+    pub workload: Bytes,
+    /// Queue priority.
+    pub priority: Priority,
+    /// Detached: nobody waits for the result, and no client leaving can drop it.
+    pub background: bool,
+    /// Run at this Unix time (seconds); earlier or now means at once. Implies background use.
+    pub when: Option<u64>,
+    /// Reducer name of a SUBMIT_REDUCE_JOB, handed to the worker with JOB_ASSIGN_ALL.
+    pub reducer: Option<&'a [u8]>,
+    /// Fail with [`Error::NoWorker`] if no worker has registered the function.
+    pub require_worker: bool,
+}
+
+/// The answer to a submission.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    /// The job's number; its handle is `<prefix>:<job>`.
+    pub job: u64,
+    /// The submission joined an existing job with the same function and unique.
+    pub coalesced: bool,
+}
+
+/// A cron-style schedule (SUBMIT_JOB_SCHED): each field one value, `None` = any.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Schedule {
+    /// 0-59.
+    pub minute: Option<u8>,
+    /// 0-23.
+    pub hour: Option<u8>,
+    /// 1-31.
+    pub day_of_month: Option<u8>,
+    /// 1-12.
+    pub month: Option<u8>,
+    /// 0-6, 0 = Monday (the protocol's convention).
+    pub day_of_week: Option<u8>,
+}
+
+impl Schedule {
+    fn validate(&self) -> Result<()> {
+        let ok = |v: Option<u8>, lo: u8, hi: u8| v.is_none_or(|v| (lo..=hi).contains(&v));
+        if ok(self.minute, 0, 59)
+            && ok(self.hour, 0, 23)
+            && ok(self.day_of_month, 1, 31)
+            && ok(self.month, 1, 12)
+            && ok(self.day_of_week, 0, 6)
+        {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument("Schedule field out of range"))
+        }
+    }
+
+    fn matches(&self, f: [u32; 5]) -> [bool; 5] {
+        let m = |v: Option<u8>, x: u32| v.is_none_or(|v| u32::from(v) == x);
+        [
+            m(self.minute, f[0]),
+            m(self.hour, f[1]),
+            m(self.day_of_month, f[2]),
+            m(self.month, f[3]),
+            m(self.day_of_week, f[4]),
+        ]
+    }
+
+    /// The first whole minute strictly after `after` (Unix seconds, local time) that matches, or
+    /// None if nothing matches within four years (e.g. 31 February).
+    pub(crate) fn next_after(&self, after: u64) -> Option<u64> {
+        let mut t = (after / 60 + 1) * 60;
+        let limit = after + 4 * 366 * 86_400;
+        while t <= limit {
+            let f = sys::local_fields(t);
+            let [mi, h, md, mo, wd] = self.matches(f);
+            if !(md && mo && wd) {
+                t += u64::from(24 * 60 - (f[1] * 60 + f[0])) * 60;
+            } else if !h {
+                t += u64::from(60 - f[0]) * 60;
+            } else if !mi {
+                t += 60;
+            } else {
+                return Some(t);
+            }
+        }
+        None
+    }
+}
+
+pub(crate) struct ScheduleEntry {
+    func: Arc<Function>,
+    unique: Box<[u8]>,
+    data: Bytes,
+    priority: Priority,
+    schedule: Schedule,
+}
+
+/// The server state behind every handle.
+pub(crate) struct Inner {
+    pub config: Config,
+    pub prefix: Arc<str>,
+    pub generation: u64,
+    hasher: DefaultHashBuilder,
+    functions: [RwLock<HashMap<Box<[u8]>, Arc<Function>>>; FN_SHARDS],
+    /// Every job not `Done`, by number. Inserted under the function lock before the job becomes
+    /// visible in a queue; removed after it is `Done`.
+    jobs: [Mutex<HashTable<Arc<Job>>>; JOB_SHARDS],
+    next_job: AtomicU64,
+    next_session: AtomicU64,
+    sessions: Mutex<HashMap<u64, Weak<SessionShared>>>,
+    schedules: Mutex<HashMap<u64, ScheduleEntry>>,
+    /// Jobs not `Done`; `high_water` is its peak since the last trim.
+    live: AtomicUsize,
+    high_water: AtomicUsize,
+    idle_lock: Mutex<()>,
+    idle_cv: Condvar,
+    idle_waiters: AtomicUsize,
+    pub timers: Arc<Timers>,
+    /// Itself, for the timer thread (which must not keep the server alive).
+    me: Weak<Inner>,
+}
+
+#[inline]
+fn job_hash(id: u64) -> u64 {
+    id.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+fn wake_all(wakers: Vec<Waker>) {
+    for w in wakers {
+        w.wake();
+    }
+}
+
+impl Inner {
+    fn new(config: Config, me: Weak<Inner>) -> Inner {
+        let mut prefix = config.handle_prefix.clone();
+        if prefix.len() > MAX_PREFIX {
+            let mut cut = MAX_PREFIX;
+            while !prefix.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            prefix.truncate(cut);
+        }
+        Inner {
+            prefix: Arc::from(prefix),
+            config,
+            generation: sys::fork_generation(),
+            hasher: DefaultHashBuilder::default(),
+            functions: std::array::from_fn(|_| RwLock::new(HashMap::new())),
+            jobs: std::array::from_fn(|_| Mutex::new(HashTable::new())),
+            next_job: AtomicU64::new(1),
+            next_session: AtomicU64::new(1),
+            sessions: Mutex::new(HashMap::new()),
+            schedules: Mutex::new(HashMap::new()),
+            live: AtomicUsize::new(0),
+            high_water: AtomicUsize::new(0),
+            idle_lock: Mutex::new(()),
+            idle_cv: Condvar::new(),
+            idle_waiters: AtomicUsize::new(0),
+            timers: Arc::new(Timers::default()),
+            me,
+        }
+    }
+
+    fn fn_shard(&self, name: &[u8]) -> usize {
+        (self.hasher.hash_one(name) as usize) % FN_SHARDS
+    }
+
+    /// Looks a function up, creating it if asked.
+    pub(crate) fn function(&self, name: &[u8], create: bool) -> Option<Arc<Function>> {
+        let shard = &self.functions[self.fn_shard(name)];
+        if let Some(f) = shard.read().get(name) {
+            return Some(f.clone());
+        }
+        if !create {
+            return None;
+        }
+        let mut w = shard.write();
+        Some(
+            w.entry(name.into())
+                .or_insert_with(|| Arc::new(Function::new(name)))
+                .clone(),
+        )
+    }
+
+    fn all_functions(&self) -> Vec<Arc<Function>> {
+        let mut v = Vec::new();
+        for s in &self.functions {
+            v.extend(s.read().values().cloned());
+        }
+        v
+    }
+
+    fn index_insert(&self, job: &Arc<Job>) {
+        let mut t = self.jobs[(job.id as usize) % JOB_SHARDS].lock();
+        t.insert_unique(job_hash(job.id), job.clone(), |j| job_hash(j.id));
+    }
+
+    /// Takes a `Done` job out of the index and the live count.
+    fn index_remove(&self, id: u64) {
+        {
+            let mut t = self.jobs[(id as usize) % JOB_SHARDS].lock();
+            if let Ok(e) = t.find_entry(job_hash(id), |j| j.id == id) {
+                e.remove();
+                let cap = t.capacity();
+                if cap >= 1024 && t.len() < cap / 4 {
+                    let len = t.len();
+                    t.shrink_to(len * 2, |j| job_hash(j.id));
+                }
+            } else {
+                return;
+            }
+        }
+        self.job_gone();
+    }
+
+    fn job_born(&self) {
+        let n = self.live.fetch_add(1, Ordering::Relaxed) + 1;
+        if n > self.high_water.load(Ordering::Relaxed) {
+            self.high_water.store(n, Ordering::Relaxed);
+        }
+    }
+
+    fn job_gone(&self) {
+        if self.live.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        if self.idle_waiters.load(Ordering::SeqCst) > 0 {
+            let _g = self.idle_lock.lock();
+            self.idle_cv.notify_all();
+        }
+        let trim = self.config.trim_after_backlog;
+        if trim > 0 && self.high_water.load(Ordering::Relaxed) >= trim {
+            self.high_water.store(0, Ordering::Relaxed);
+            self.release_memory();
+        }
+    }
+
+    /// Gives unused capacity back after a backlog drained.
+    pub(crate) fn release_memory(&self) {
+        for s in &self.jobs {
+            let mut t = s.lock();
+            let len = t.len();
+            t.shrink_to(len, |j| job_hash(j.id));
+        }
+        for f in self.all_functions() {
+            let mut st = f.state.lock();
+            for q in &mut st.queues {
+                let len = q.len();
+                q.shrink_to(len);
+            }
+            let len = st.uniques.len();
+            st.uniques.shrink_to(len, |j| j.uhash);
+            st.sleepers.shrink_to_fit();
+        }
+        sys::release_free_memory();
+    }
+
+    pub(crate) fn lookup(&self, id: u64) -> Option<Arc<Job>> {
+        let t = self.jobs[(id as usize) % JOB_SHARDS].lock();
+        t.find(job_hash(id), |j| j.id == id).cloned()
+    }
+
+    /// `<prefix>:<n>` → n, if the prefix is ours.
+    pub(crate) fn parse_handle(&self, h: &[u8]) -> Option<u64> {
+        let rest = h.strip_prefix(self.prefix.as_bytes())?.strip_prefix(b":")?;
+        if rest.is_empty() || rest.len() > 20 || !rest.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(rest).ok()?.parse().ok()
+    }
+
+    fn unique_key(&self, unique: &[u8], data: &[u8]) -> Result<(UniqueKey, u64)> {
+        if unique.len() > MAX_UNIQUE {
+            return Err(Error::UniqueTooLarge);
+        }
+        Ok(match unique {
+            b"" => (UniqueKey::None, 0),
+            b"-" => (UniqueKey::Data, self.hasher.hash_one((1u8, data))),
+            u => (
+                UniqueKey::Explicit(u.into()),
+                self.hasher.hash_one((0u8, u)),
+            ),
+        })
+    }
+
+    fn check_function_name(name: &[u8]) -> Result<()> {
+        if name.is_empty() {
+            Err(Error::EmptyFunctionName)
+        } else if name.len() > MAX_FUNCTION_NAME {
+            Err(Error::FunctionNameTooLong)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Wakes up to `worker_wakeup` sleepers of a function that just got a runnable job.
+    fn wake_sleepers(&self, st: &mut FuncState, wakers: &mut Vec<Waker>) {
+        if st.sleepers.is_empty() {
+            return;
+        }
+        let limit = match self.config.worker_wakeup {
+            0 => usize::MAX,
+            n => n,
+        };
+        let mut woken = 0;
+        st.sleepers.retain(|s| {
+            if woken >= limit {
+                return true;
+            }
+            if s.wake(wakers) {
+                woken += 1;
+            }
+            // Woken now, or no longer asleep: either way it re-registers at its next PRE_SLEEP.
+            false
+        });
+    }
+
+    // ----- submission -----
+
+    pub(crate) fn submit(
+        &self,
+        client: Option<&Arc<SessionShared>>,
+        req: SubmitRequest<'_>,
+    ) -> Result<Submitted> {
+        Self::check_function_name(req.function)?;
+        if req.workload.len() > self.config.max_workload {
+            return Err(Error::WorkloadTooLarge);
+        }
+        if let Some(r) = req.reducer {
+            if r.len() > MAX_REDUCER {
+                return Err(Error::FunctionNameTooLong);
+            }
+        }
+        let (key, uhash) = self.unique_key(req.unique, &req.workload)?;
+        let foreground = client.is_some() && !req.background;
+        let now_unix = req.when.map(|_| sys::unix_now());
+        let delay = match (req.when, now_unix) {
+            (Some(w), Some(now)) if w > now => Some(Duration::from_secs(w - now)),
+            _ => None,
+        };
+        let p = req.priority.index();
+        let mut wakers = Vec::new();
+        loop {
+            let func = self
+                .function(req.function, true)
+                .ok_or(Error::FunctionNotFound)?;
+            let mut st = func.state.lock();
+            if st.dropped {
+                continue;
+            }
+            if !matches!(key, UniqueKey::None) {
+                if let Some(job) = st.find_unique(&key, uhash, &req.workload) {
+                    let job = job.clone();
+                    let mut js = job.state.lock();
+                    if req.background || client.is_none() {
+                        js.background = true;
+                    } else if let Some(c) = client {
+                        if !js.clients.iter().any(|x| Arc::ptr_eq(x, c)) {
+                            js.clients.push(c.clone());
+                            c.waiting.lock().insert(job.id, job.clone());
+                        }
+                    }
+                    return Ok(Submitted {
+                        job: job.id,
+                        coalesced: true,
+                    });
+                }
+            }
+            if (req.require_worker || self.config.require_worker) && st.workers == 0 {
+                return Err(Error::NoWorker);
+            }
+            if delay.is_none() && st.is_full(req.priority) {
+                return Err(Error::QueueFull);
+            }
+            let id = self.next_job.fetch_add(1, Ordering::Relaxed);
+            let job = Arc::new(Job {
+                id,
+                func: func.clone(),
+                unique: key,
+                uhash,
+                data: req.workload,
+                reducer: req.reducer.map(Into::into),
+                priority: req.priority,
+                state: Mutex::new(JobState {
+                    phase: if delay.is_some() {
+                        Phase::Delayed
+                    } else {
+                        Phase::Queued
+                    },
+                    background: !foreground,
+                    attempts: 0,
+                    retries: 0,
+                    numerator: 0,
+                    denominator: 0,
+                    worker: None,
+                    clients: match (foreground, client) {
+                        (true, Some(c)) => vec![c.clone()],
+                        _ => Vec::new(),
+                    },
+                }),
+            });
+            self.index_insert(&job);
+            self.job_born();
+            if !matches!(job.unique, UniqueKey::None) {
+                st.insert_unique(job.clone());
+            }
+            if let (true, Some(c)) = (foreground, client) {
+                c.waiting.lock().insert(id, job.clone());
+            }
+            if let Some(d) = delay {
+                st.delayed += 1;
+                drop(st);
+                self.add_timer(Instant::now() + d, TimerKind::Release(job));
+            } else {
+                st.queues[p].push_back(job);
+                st.queued[p] += 1;
+                func.publish(&st, p);
+                self.wake_sleepers(&mut st, &mut wakers);
+                drop(st);
+                wake_all(wakers);
+            }
+            return Ok(Submitted {
+                job: id,
+                coalesced: false,
+            });
+        }
+    }
+
+    pub(crate) fn add_schedule(
+        &self,
+        function: &[u8],
+        unique: &[u8],
+        workload: Bytes,
+        priority: Priority,
+        schedule: Schedule,
+    ) -> Result<u64> {
+        Self::check_function_name(function)?;
+        if unique.len() > MAX_UNIQUE {
+            return Err(Error::UniqueTooLarge);
+        }
+        if workload.len() > self.config.max_workload {
+            return Err(Error::WorkloadTooLarge);
+        }
+        schedule.validate()?;
+        let next = schedule
+            .next_after(sys::unix_now())
+            .ok_or(Error::InvalidArgument("Schedule never matches"))?;
+        let func = self
+            .function(function, true)
+            .ok_or(Error::FunctionNotFound)?;
+        let id = self.next_job.fetch_add(1, Ordering::Relaxed);
+        self.schedules.lock().insert(
+            id,
+            ScheduleEntry {
+                func,
+                unique: unique.into(),
+                data: workload,
+                priority,
+                schedule,
+            },
+        );
+        self.add_timer(unix_to_instant(next), TimerKind::Schedule(id));
+        Ok(id)
+    }
+
+    fn add_timer(&self, at: Instant, kind: TimerKind) {
+        self.timers.add(at, kind);
+        if self.config.timer_thread {
+            self.ensure_timer_thread();
+        }
+    }
+
+    fn ensure_timer_thread(&self) {
+        if self.timers.thread_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let timers = self.timers.clone();
+        let weak = self.me.clone();
+        let spawned = std::thread::Builder::new()
+            .name("gearlet-timers".into())
+            .spawn(move || loop {
+                if timers.shutdown.load(Ordering::SeqCst) {
+                    return;
+                }
+                match weak.upgrade() {
+                    Some(inner) => drop(inner.run_timers()),
+                    None => return,
+                }
+                let h = timers.heap.lock();
+                if timers.shutdown.load(Ordering::SeqCst) {
+                    return;
+                }
+                // Checked under the heap lock: `Timers::add` pushes under it and notifies after, so
+                // a deadline added now cannot be missed.
+                match h.earliest() {
+                    Some(at) if at <= Instant::now() => drop(h),
+                    Some(at) => drop(timers.cv.wait_until(h, at)),
+                    None => drop(timers.cv.wait(h)),
+                }
+            });
+        if spawned.is_err() {
+            self.timers.thread_started.store(false, Ordering::Release);
+        }
+    }
+
+    /// Runs every due deadline; returns the next one.
+    pub(crate) fn run_timers(&self) -> Option<Instant> {
+        let (due, _) = self.timers.take_due(Instant::now());
+        for e in due {
+            match e.kind {
+                TimerKind::Release(job) => self.release_delayed(&job),
+                TimerKind::Expire { job, attempt } => {
+                    if let Some(job) = job.upgrade() {
+                        self.expire(&job, attempt);
+                    }
+                }
+                TimerKind::Schedule(id) => self.fire_schedule(id),
+            }
+        }
+        self.timers.next_deadline()
+    }
+
+    fn release_delayed(&self, job: &Arc<Job>) {
+        let f = &job.func;
+        let mut wakers = Vec::new();
+        let mut st = f.state.lock();
+        {
+            let mut js = job.state.lock();
+            if js.phase != Phase::Delayed {
+                return;
+            }
+            js.phase = Phase::Queued;
+        }
+        st.delayed -= 1;
+        let p = job.priority.index();
+        st.queues[p].push_back(job.clone());
+        st.queued[p] += 1;
+        f.publish(&st, p);
+        self.wake_sleepers(&mut st, &mut wakers);
+        drop(st);
+        wake_all(wakers);
+    }
+
+    fn fire_schedule(&self, id: u64) {
+        let (name, unique, data, priority, next) = {
+            let s = self.schedules.lock();
+            let Some(e) = s.get(&id) else { return };
+            (
+                e.func.name.clone(),
+                e.unique.clone(),
+                e.data.clone(),
+                e.priority,
+                e.schedule.next_after(sys::unix_now()),
+            )
+        };
+        // A failure (queue full) skips this run; the schedule goes on.
+        let _ = self.submit(
+            None,
+            SubmitRequest {
+                function: &name,
+                unique: &unique,
+                workload: data,
+                priority,
+                background: true,
+                ..Default::default()
+            },
+        );
+        if let Some(t) = next {
+            self.add_timer(unix_to_instant(t), TimerKind::Schedule(id));
+        }
+    }
+
+    // ----- workers -----
+
+    pub(crate) fn can_do(
+        &self,
+        s: &Arc<SessionShared>,
+        name: &[u8],
+        timeout: Option<Duration>,
+    ) -> Result<()> {
+        Self::check_function_name(name)?;
+        let mut w = s.worker.lock();
+        if let Some(a) = w.abilities.iter_mut().find(|a| &*a.func.name == name) {
+            a.timeout = timeout;
+            return Ok(());
+        }
+        let mut wakers = Vec::new();
+        loop {
+            let func = self.function(name, true).ok_or(Error::FunctionNotFound)?;
+            let mut st = func.state.lock();
+            if st.dropped {
+                continue;
+            }
+            st.workers += 1;
+            // A worker that registers while asleep must still be woken by this function's jobs.
+            if s.sleeping.load(Ordering::Acquire) {
+                if st.queued_total() > 0 {
+                    s.wake(&mut wakers);
+                } else {
+                    st.sleepers.push(s.clone());
+                }
+            }
+            drop(st);
+            w.abilities.push(Ability { func, timeout });
+            break;
+        }
+        drop(w);
+        wake_all(wakers);
+        Ok(())
+    }
+
+    pub(crate) fn cant_do(&self, s: &Arc<SessionShared>, name: &[u8]) {
+        let mut w = s.worker.lock();
+        if let Some(i) = w.abilities.iter().position(|a| &*a.func.name == name) {
+            let a = w.abilities.remove(i);
+            Self::forget_ability(s, &a.func);
+        }
+    }
+
+    pub(crate) fn reset_abilities(&self, s: &Arc<SessionShared>) {
+        let abilities = std::mem::take(&mut s.worker.lock().abilities);
+        for a in abilities {
+            Self::forget_ability(s, &a.func);
+        }
+    }
+
+    fn forget_ability(s: &Arc<SessionShared>, f: &Function) {
+        let mut st = f.state.lock();
+        st.workers -= 1;
+        st.sleepers.retain(|x| !Arc::ptr_eq(x, s));
+    }
+
+    pub(crate) fn grab(&self, s: &Arc<SessionShared>) -> Option<Arc<Job>> {
+        let mut w = s.worker.lock();
+        let n = w.abilities.len();
+        for p in 0..3 {
+            for i in 0..n {
+                let idx = (w.rr + i) % n;
+                let a = &w.abilities[idx];
+                if a.func.queued_hint[p].load(Ordering::Relaxed) == 0 {
+                    continue;
+                }
+                let mut st = a.func.state.lock();
+                let Some(job) = st.pop(p) else {
+                    a.func.publish(&st, p);
+                    continue;
+                };
+                a.func.publish(&st, p);
+                let attempt = {
+                    let mut js = job.state.lock();
+                    js.phase = Phase::Running;
+                    js.worker = Some(s.clone());
+                    js.attempts += 1;
+                    js.attempts
+                };
+                st.running += 1;
+                drop(st);
+                let timeout = a.timeout;
+                w.held.push(job.clone());
+                w.rr = (idx + 1) % n;
+                drop(w);
+                if let Some(t) = timeout {
+                    self.add_timer(
+                        Instant::now() + t,
+                        TimerKind::Expire {
+                            job: Arc::downgrade(&job),
+                            attempt,
+                        },
+                    );
+                }
+                return Some(job);
+            }
+        }
+        None
+    }
+
+    pub(crate) fn pre_sleep(&self, s: &Arc<SessionShared>) {
+        s.sleeping.store(true, Ordering::SeqCst);
+        let mut runnable = false;
+        {
+            let w = s.worker.lock();
+            for a in &w.abilities {
+                let mut st = a.func.state.lock();
+                if st.queued_total() > 0 {
+                    runnable = true;
+                    break;
+                }
+                if !st.sleepers.iter().any(|x| Arc::ptr_eq(x, s)) {
+                    st.sleepers.push(s.clone());
+                }
+            }
+        }
+        if runnable {
+            let mut wakers = Vec::new();
+            s.wake(&mut wakers);
+            wake_all(wakers);
+        }
+    }
+
+    /// The job `id` if this session holds it.
+    fn held(&self, s: &Arc<SessionShared>, id: u64) -> Result<Arc<Job>> {
+        s.worker
+            .lock()
+            .held
+            .iter()
+            .find(|j| j.id == id)
+            .cloned()
+            .ok_or(Error::JobNotFound)
+    }
+
+    /// WORK_DATA, WORK_WARNING, WORK_STATUS: relayed to the job's clients in order.
+    pub(crate) fn work_update(&self, s: &Arc<SessionShared>, id: u64, ev: WorkEvent) -> Result<()> {
+        let job = self.held(s, id)?;
+        let mut wakers = Vec::new();
+        {
+            let mut js = job.state.lock();
+            if js.phase != Phase::Running || !js.worker.as_ref().is_some_and(|w| Arc::ptr_eq(w, s))
+            {
+                return Err(Error::JobNotFound);
+            }
+            if let WorkEvent::Status {
+                numerator,
+                denominator,
+            } = &ev
+            {
+                js.numerator = atoi_u32(numerator);
+                js.denominator = atoi_u32(denominator);
+            }
+            for c in &js.clients {
+                wakers.extend(c.deliver(Event::Work {
+                    job: id,
+                    event: ev.clone(),
+                }));
+            }
+        }
+        wake_all(wakers);
+        Ok(())
+    }
+
+    /// WORK_COMPLETE, WORK_FAIL, WORK_EXCEPTION: the job ends.
+    pub(crate) fn work_finish(&self, s: &Arc<SessionShared>, id: u64, ev: WorkEvent) -> Result<()> {
+        let job = {
+            let mut w = s.worker.lock();
+            let i = w
+                .held
+                .iter()
+                .position(|j| j.id == id)
+                .ok_or(Error::JobNotFound)?;
+            w.held.swap_remove(i)
+        };
+        let f = &job.func;
+        let mut wakers = Vec::new();
+        {
+            let mut st = f.state.lock();
+            let mut js = job.state.lock();
+            if js.phase != Phase::Running || !js.worker.as_ref().is_some_and(|w| Arc::ptr_eq(w, s))
+            {
+                return Err(Error::JobNotFound);
+            }
+            st.running -= 1;
+            Self::end_locked(&mut st, &job, &mut js, ev, &mut wakers);
+        }
+        self.index_remove(job.id);
+        wake_all(wakers);
+        Ok(())
+    }
+
+    /// Marks a job `Done` and tells its clients, with function and job locks held. The caller
+    /// has already taken it out of its phase counter and must call `index_remove` afterwards.
+    fn end_locked(
+        st: &mut FuncState,
+        job: &Arc<Job>,
+        js: &mut JobState,
+        ev: WorkEvent,
+        wakers: &mut Vec<Waker>,
+    ) {
+        js.phase = Phase::Done;
+        js.worker = None;
+        for c in js.clients.drain(..) {
+            let ev = match &ev {
+                WorkEvent::Exception(_) if !c.exceptions.load(Ordering::Relaxed) => {
+                    WorkEvent::Fail {
+                        from_exception: true,
+                    }
+                }
+                e => e.clone(),
+            };
+            wakers.extend(c.deliver(Event::Work {
+                job: job.id,
+                event: ev,
+            }));
+        }
+        st.remove_unique(job);
+    }
+
+    /// A worker lost a job (it went away, or the ability timeout expired): back to the front of
+    /// its queue, or failed if it ran out of attempts.
+    fn requeue_or_fail(&self, s: &Arc<SessionShared>, job: &Arc<Job>) {
+        let f = &job.func;
+        let mut wakers = Vec::new();
+        let failed;
+        {
+            let mut st = f.state.lock();
+            let mut js = job.state.lock();
+            if js.phase != Phase::Running || !js.worker.as_ref().is_some_and(|w| Arc::ptr_eq(w, s))
+            {
+                return;
+            }
+            st.running -= 1;
+            js.worker = None;
+            js.retries += 1;
+            let limit = self.config.job_retries;
+            failed = limit > 0 && js.attempts >= limit;
+            if failed {
+                Self::end_locked(
+                    &mut st,
+                    job,
+                    &mut js,
+                    WorkEvent::Fail {
+                        from_exception: false,
+                    },
+                    &mut wakers,
+                );
+            } else {
+                js.phase = Phase::Queued;
+                drop(js);
+                let p = job.priority.index();
+                st.queues[p].push_front(job.clone());
+                st.queued[p] += 1;
+                f.publish(&st, p);
+                self.wake_sleepers(&mut st, &mut wakers);
+            }
+        }
+        if failed {
+            self.index_remove(job.id);
+        }
+        wake_all(wakers);
+    }
+
+    /// An in-process worker dropped a job unfinished: treated as a lost attempt.
+    pub(crate) fn release(&self, s: &Arc<SessionShared>, job: &Arc<Job>) {
+        let removed = {
+            let mut w = s.worker.lock();
+            match w.held.iter().position(|j| Arc::ptr_eq(j, job)) {
+                Some(i) => {
+                    w.held.swap_remove(i);
+                    true
+                }
+                None => false,
+            }
+        };
+        if removed {
+            self.requeue_or_fail(s, job);
+        }
+    }
+
+    fn expire(&self, job: &Arc<Job>, attempt: u32) {
+        let worker = {
+            let js = job.state.lock();
+            if js.phase != Phase::Running || js.attempts != attempt {
+                return;
+            }
+            js.worker.clone()
+        };
+        if let Some(worker) = worker {
+            self.release(&worker, job);
+        }
+    }
+
+    // ----- clients -----
+
+    /// A waiting client no longer wants `job`: if nobody else does and it has not started, it
+    /// is dropped at once.
+    fn detach(&self, c: &Arc<SessionShared>, job: &Arc<Job>) {
+        let f = &job.func;
+        let dropped;
+        {
+            let mut st = f.state.lock();
+            let mut js = job.state.lock();
+            js.clients.retain(|x| !Arc::ptr_eq(x, c));
+            dropped = js.clients.is_empty() && !js.background && js.phase == Phase::Queued;
+            if dropped {
+                js.phase = Phase::Done;
+                drop(js);
+                let p = job.priority.index();
+                st.forget_queued(p);
+                f.publish(&st, p);
+                st.remove_unique(job);
+            }
+        }
+        if dropped {
+            self.index_remove(job.id);
+        }
+    }
+
+    pub(crate) fn disconnect(&self, s: &Arc<SessionShared>) {
+        {
+            let mut mb = s.mailbox.lock();
+            mb.closed = true;
+            mb.events.clear();
+            mb.waker = None;
+        }
+        s.sleeping.store(false, Ordering::SeqCst);
+        let (abilities, held) = {
+            let mut w = s.worker.lock();
+            (
+                std::mem::take(&mut w.abilities),
+                std::mem::take(&mut w.held),
+            )
+        };
+        for a in abilities {
+            Self::forget_ability(s, &a.func);
+        }
+        for job in held {
+            self.requeue_or_fail(s, &job);
+        }
+        let waiting = std::mem::take(&mut *s.waiting.lock());
+        for job in waiting.values() {
+            self.detach(s, job);
+        }
+        self.sessions.lock().remove(&s.id);
+    }
+
+    // ----- status and admin -----
+
+    fn status_of(job: &Job) -> JobStatus {
+        let js = job.state.lock();
+        JobStatus {
+            known: js.phase != Phase::Done,
+            running: js.phase == Phase::Running,
+            numerator: js.numerator,
+            denominator: js.denominator,
+            waiting: js.clients.len() as u32,
+        }
+    }
+
+    pub(crate) fn job_status(&self, handle: &[u8]) -> JobStatus {
+        self.parse_handle(handle)
+            .and_then(|id| self.lookup(id))
+            .map(|j| Self::status_of(&j))
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn job_status_unique(&self, unique: &[u8]) -> JobStatus {
+        let Ok((key, hash)) = self.unique_key(unique, b"") else {
+            return JobStatus::default();
+        };
+        if !matches!(key, UniqueKey::Explicit(_)) {
+            return JobStatus::default();
+        }
+        for f in self.all_functions() {
+            let st = f.state.lock();
+            if let Some(j) = st.find_unique(&key, hash, b"") {
+                let j = j.clone();
+                drop(st);
+                return Self::status_of(&j);
+            }
+        }
+        JobStatus::default()
+    }
+
+    pub(crate) fn cancel(&self, handle: &[u8]) -> Result<()> {
+        let job = self
+            .parse_handle(handle)
+            .and_then(|id| self.lookup(id))
+            .ok_or(Error::JobNotFound)?;
+        let f = &job.func;
+        let mut wakers = Vec::new();
+        let worker;
+        {
+            let mut st = f.state.lock();
+            let mut js = job.state.lock();
+            match js.phase {
+                Phase::Done => return Err(Error::JobNotFound),
+                Phase::Queued => {
+                    let p = job.priority.index();
+                    st.forget_queued(p);
+                    f.publish(&st, p);
+                }
+                Phase::Delayed => st.delayed -= 1,
+                Phase::Running => st.running -= 1,
+            }
+            worker = js.worker.clone();
+            Self::end_locked(
+                &mut st,
+                &job,
+                &mut js,
+                WorkEvent::Fail {
+                    from_exception: false,
+                },
+                &mut wakers,
+            );
+        }
+        if let Some(w) = worker {
+            w.worker.lock().held.retain(|j| !Arc::ptr_eq(j, &job));
+        }
+        self.index_remove(job.id);
+        wake_all(wakers);
+        Ok(())
+    }
+
+    fn cancel_schedule(&self, handle: &[u8]) -> bool {
+        self.parse_handle(handle)
+            .is_some_and(|id| self.schedules.lock().remove(&id).is_some())
+    }
+
+    pub(crate) fn register_session(&self, info: PeerInfo) -> Arc<SessionShared> {
+        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let s = Arc::new(SessionShared::new(id, info, self.config.exceptions_default));
+        self.sessions.lock().insert(id, Arc::downgrade(&s));
+        s
+    }
+}
+
+fn unix_to_instant(t: u64) -> Instant {
+    let now = sys::unix_now();
+    Instant::now() + Duration::from_secs(t.saturating_sub(now))
+}
+
+/// An embedded Gearman job server. Cheap to clone (one `Arc`), `Send + Sync`; all clones are the
+/// same server. Dropping the last clone (and every session) frees everything.
+#[derive(Clone)]
+pub struct Server {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("prefix", &self.inner.prefix)
+            .finish()
+    }
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server::new(Config::default())
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.timers.stop();
+    }
+}
+
+impl Server {
+    /// A new, empty server. Starts no thread.
+    pub fn new(config: Config) -> Server {
+        Server {
+            inner: Arc::new_cyclic(|me| Inner::new(config, me.clone())),
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if sys::same_process(self.inner.generation) {
+            Ok(())
+        } else {
+            Err(Error::Forked)
+        }
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The job handle prefix in use (handles are `<prefix>:<n>`).
+    pub fn handle_prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    /// The handle of job number `job`.
+    pub fn handle(&self, job: u64) -> String {
+        format!("{}:{}", self.inner.prefix, job)
+    }
+
+    /// Appends the handle of job number `job` to `out` without allocating a String.
+    pub fn write_handle(&self, out: &mut Vec<u8>, job: u64) {
+        out.extend_from_slice(self.inner.prefix.as_bytes());
+        out.push(b':');
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        let mut n = job;
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&buf[i..]);
+    }
+
+    /// The job number of a handle of this server, if it is one.
+    pub fn parse_handle(&self, handle: &[u8]) -> Option<u64> {
+        self.inner.parse_handle(handle)
+    }
+
+    /// Opens a session: the core's view of one peer (a connection, or an in-process handle).
+    pub fn session(&self, info: PeerInfo) -> Result<Session> {
+        self.check()?;
+        let shared = self.inner.register_session(info);
+        Ok(Session {
+            shared,
+            inner: self.inner.clone(),
+            generation: self.inner.generation,
+        })
+    }
+
+    /// GET_STATUS by handle.
+    pub fn job_status(&self, handle: &[u8]) -> Result<JobStatus> {
+        self.check()?;
+        Ok(self.inner.job_status(handle))
+    }
+
+    /// GET_STATUS_UNIQUE: by unique id alone, across functions (as gearmand).
+    pub fn job_status_unique(&self, unique: &[u8]) -> Result<JobStatus> {
+        self.check()?;
+        Ok(self.inner.job_status_unique(unique))
+    }
+
+    /// Runs every due timer (epoch jobs, ability timeouts, schedules) and returns the next
+    /// deadline. Only needed when `Config::timer_thread` is false.
+    pub fn run_timers(&self) -> Result<Option<Instant>> {
+        self.check()?;
+        Ok(self.inner.run_timers())
+    }
+
+    /// The earliest pending deadline, for hosts that drive time themselves.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.inner.timers.next_deadline()
+    }
+
+    /// The `status` view: one row per known function, sorted by name.
+    pub fn status(&self) -> Result<Vec<FunctionStatus>> {
+        self.check()?;
+        let mut v: Vec<FunctionStatus> = self
+            .inner
+            .all_functions()
+            .iter()
+            .map(|f| {
+                let st = f.state.lock();
+                FunctionStatus {
+                    name: Bytes::copy_from_slice(&f.name),
+                    total: st.total(),
+                    running: st.running,
+                    workers: st.workers,
+                    queued: st.queued,
+                    delayed: st.delayed,
+                    max_queue: st.max_queue,
+                }
+            })
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(v)
+    }
+
+    /// The `workers` view: every session, with its id and abilities.
+    pub fn workers(&self) -> Result<Vec<WorkerInfo>> {
+        self.check()?;
+        let sessions: Vec<Arc<SessionShared>> = self
+            .inner
+            .sessions
+            .lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
+        let mut v: Vec<WorkerInfo> = sessions
+            .iter()
+            .map(|s| {
+                let (info, id) = s.info.lock().clone();
+                let functions = s
+                    .worker
+                    .lock()
+                    .abilities
+                    .iter()
+                    .map(|a| Bytes::copy_from_slice(&a.func.name))
+                    .collect();
+                WorkerInfo {
+                    session: s.id,
+                    fd: info.fd,
+                    addr: info.addr,
+                    client_id: id.map(Bytes::from),
+                    functions,
+                }
+            })
+            .collect();
+        v.sort_by_key(|w| w.session);
+        Ok(v)
+    }
+
+    /// The `show jobs` view: every job the server holds, by job number.
+    pub fn jobs(&self) -> Result<Vec<JobInfo>> {
+        self.check()?;
+        let mut all = Vec::new();
+        for s in &self.inner.jobs {
+            all.extend(s.lock().iter().cloned());
+        }
+        let mut v: Vec<JobInfo> = all
+            .iter()
+            .filter_map(|j| {
+                let js = j.state.lock();
+                let state = match js.phase {
+                    Phase::Done => return None,
+                    Phase::Queued => JobPhase::Queued,
+                    Phase::Delayed => JobPhase::Delayed,
+                    Phase::Running => JobPhase::Running,
+                };
+                Some(JobInfo {
+                    job: j.id,
+                    handle: self.handle(j.id),
+                    function: Bytes::copy_from_slice(&j.func.name),
+                    unique: Bytes::copy_from_slice(j.unique_bytes()),
+                    workload: j.data.clone(),
+                    priority: j.priority,
+                    state,
+                    background: js.background,
+                    retries: js.retries,
+                    waiting: js.clients.len(),
+                    numerator: js.numerator,
+                    denominator: js.denominator,
+                })
+            })
+            .collect();
+        v.sort_by_key(|j| j.job);
+        Ok(v)
+    }
+
+    /// Every queue, in the order workers would be served, for tests.
+    pub fn snapshot(&self) -> Result<Vec<QueueSnapshot>> {
+        self.check()?;
+        let jobs = self.jobs()?;
+        let mut out = Vec::new();
+        for f in self.inner.all_functions() {
+            let st = f.state.lock();
+            let mut queued: [Vec<u64>; 3] = Default::default();
+            for (p, q) in st.queues.iter().enumerate() {
+                queued[p] = q
+                    .iter()
+                    .filter(|j| j.state.lock().phase == Phase::Queued)
+                    .map(|j| j.id)
+                    .collect();
+            }
+            drop(st);
+            let pick = |ids: &[u64]| -> Vec<JobInfo> {
+                ids.iter()
+                    .filter_map(|id| jobs.iter().find(|j| j.job == *id).cloned())
+                    .collect()
+            };
+            let name = Bytes::copy_from_slice(&f.name);
+            out.push(QueueSnapshot {
+                high: pick(&queued[0]),
+                normal: pick(&queued[1]),
+                low: pick(&queued[2]),
+                running: jobs
+                    .iter()
+                    .filter(|j| j.function == name && j.state == JobPhase::Running)
+                    .cloned()
+                    .collect(),
+                delayed: jobs
+                    .iter()
+                    .filter(|j| j.function == name && j.state == JobPhase::Delayed)
+                    .cloned()
+                    .collect(),
+                function: name,
+            });
+        }
+        out.sort_by(|a, b| a.function.cmp(&b.function));
+        Ok(out)
+    }
+
+    /// `cancel job`: the job leaves at once; its clients get WORK_FAIL; a worker holding it gets
+    /// JOB_NOT_FOUND for its results. A schedule's handle cancels the schedule.
+    pub fn cancel_job(&self, handle: &[u8]) -> Result<()> {
+        self.check()?;
+        match self.inner.cancel(handle) {
+            Err(Error::JobNotFound) if self.inner.cancel_schedule(handle) => Ok(()),
+            r => r,
+        }
+    }
+
+    /// `maxqueue`: per-priority limits (high, normal, low) for a function, `None` or 0 = no limit.
+    /// Creates the function if it is not known yet, so a limit can be set before any traffic.
+    pub fn set_max_queue(&self, function: &[u8], limits: [Option<usize>; 3]) -> Result<()> {
+        self.check()?;
+        Inner::check_function_name(function)?;
+        let f = self
+            .inner
+            .function(function, true)
+            .ok_or(Error::FunctionNotFound)?;
+        f.state.lock().max_queue = limits.map(|l| l.unwrap_or(0));
+        Ok(())
+    }
+
+    /// `create function`: makes it known (listed by `status` with zeros).
+    pub fn create_function(&self, function: &[u8]) -> Result<()> {
+        self.check()?;
+        Inner::check_function_name(function)?;
+        self.inner.function(function, true);
+        Ok(())
+    }
+
+    /// `drop function`: forgets a function that has no workers and no jobs.
+    pub fn drop_function(&self, function: &[u8]) -> Result<()> {
+        self.check()?;
+        let inner = &self.inner;
+        let shard = &inner.functions[inner.fn_shard(function)];
+        let mut map = shard.write();
+        let f = map.get(function).ok_or(Error::FunctionNotFound)?.clone();
+        let mut st = f.state.lock();
+        if st.workers > 0 || st.total() > 0 {
+            return Err(Error::FunctionInUse);
+        }
+        st.dropped = true;
+        drop(st);
+        map.remove(function);
+        Ok(())
+    }
+
+    /// Drops every job, schedule, function and registration. Waiting clients get WORK_FAIL;
+    /// workers holding jobs get JOB_NOT_FOUND for their results. Sessions stay connected.
+    pub fn reset(&self) -> Result<()> {
+        self.check()?;
+        let inner = &self.inner;
+        inner.schedules.lock().clear();
+        inner.timers.clear();
+        let sessions: Vec<Arc<SessionShared>> = inner
+            .sessions
+            .lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for s in &sessions {
+            inner.reset_abilities(s);
+            s.sleeping.store(false, Ordering::SeqCst);
+        }
+        let mut all = Vec::new();
+        for s in &inner.jobs {
+            all.extend(s.lock().iter().cloned());
+        }
+        for j in all {
+            let _ = inner.cancel(self.handle(j.id).as_bytes());
+        }
+        for s in &sessions {
+            s.worker.lock().held.clear();
+        }
+        for shard in &inner.functions {
+            let mut m = shard.write();
+            for f in m.values() {
+                f.state.lock().dropped = true;
+            }
+            m.clear();
+        }
+        inner.release_memory();
+        Ok(())
+    }
+
+    /// Blocks until no job is queued, running or delayed, or the timeout passes. True if idle.
+    pub fn wait_idle(&self, timeout: Duration) -> Result<bool> {
+        self.check()?;
+        let inner = &self.inner;
+        let deadline = Instant::now() + timeout;
+        inner.idle_waiters.fetch_add(1, Ordering::SeqCst);
+        let mut g = inner.idle_lock.lock();
+        let idle = loop {
+            if inner.live.load(Ordering::SeqCst) == 0 {
+                break true;
+            }
+            if Instant::now() >= deadline {
+                break false;
+            }
+            g = inner.idle_cv.wait_until(g, deadline);
+        };
+        drop(g);
+        inner.idle_waiters.fetch_sub(1, Ordering::SeqCst);
+        Ok(idle)
+    }
+
+    /// Jobs the server holds (queued, running or delayed).
+    pub fn job_count(&self) -> usize {
+        self.inner.live.load(Ordering::Relaxed)
+    }
+
+    /// Releases unused queue and index capacity and asks the allocator to return free memory.
+    /// Done automatically when a backlog of `Config::trim_after_backlog` jobs drains.
+    pub fn release_memory(&self) -> Result<()> {
+        self.check()?;
+        self.inner.release_memory();
+        Ok(())
+    }
+
+    /// Submits a recurring job: queued as a background job each minute that matches `schedule`
+    /// in local time. Returns its number; `cancel_job` on its handle stops it.
+    pub fn schedule(
+        &self,
+        function: &[u8],
+        unique: &[u8],
+        workload: Bytes,
+        priority: Priority,
+        schedule: Schedule,
+    ) -> Result<u64> {
+        self.check()?;
+        self.inner
+            .add_schedule(function, unique, workload, priority, schedule)
+    }
+}

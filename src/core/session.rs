@@ -1,0 +1,288 @@
+//! A session is one peer of the core: a socket connection, or an in-process client or worker
+//! handle. The core treats them all alike: a session may submit jobs, wait on them, register
+//! abilities and hold jobs; what the core has to tell it goes into its mailbox, and whoever drives
+//! the session (a socket task, a blocking call, the C ABI) takes events from there.
+
+use super::function::Function;
+use super::job::{Event, Job};
+use super::server::Inner;
+use super::{sys, Error, Result};
+use crate::sync::{Arc, AtomicBool, Condvar, Mutex, Ordering};
+use hashbrown::HashMap;
+use std::collections::VecDeque;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// One ability of a worker.
+pub(crate) struct Ability {
+    pub func: Arc<Function>,
+    /// CAN_DO_TIMEOUT: how long a job of this function may be held before it is taken back.
+    pub timeout: Option<Duration>,
+}
+
+/// The worker side of a session (lock order: this → function → job).
+#[derive(Default)]
+pub(crate) struct WorkerState {
+    pub abilities: Vec<Ability>,
+    /// Round-robin cursor into `abilities`: the next function to try first within a priority.
+    pub rr: usize,
+    /// Jobs this session holds (phase `Running`, `worker` = this session). Usually one.
+    pub held: Vec<Arc<Job>>,
+}
+
+/// What the `workers` admin view shows of a session.
+#[derive(Clone, Debug, Default)]
+pub struct PeerInfo {
+    /// A number identifying the connection; the socket layer uses the file descriptor, as gearmand.
+    pub fd: i64,
+    /// The peer's address as text (`127.0.0.1`, a unix socket path, `in-process`).
+    pub addr: String,
+}
+
+/// The mailbox: events in order, plus whoever must be told about a new one.
+pub(crate) struct Mailbox {
+    pub events: VecDeque<Event>,
+    pub waker: Option<Waker>,
+    pub closed: bool,
+}
+
+/// The shared part of a session, referenced by jobs (as their worker or waiting client) and by
+/// functions (as a sleeper).
+pub(crate) struct SessionShared {
+    pub id: u64,
+    /// Option `exceptions`: receive WORK_EXCEPTION rather than WORK_FAIL.
+    pub exceptions: AtomicBool,
+    /// Set by PRE_SLEEP, cleared by whoever wakes it (swap: only one NOOP per sleep).
+    pub sleeping: AtomicBool,
+    pub info: Mutex<(PeerInfo, Option<Box<[u8]>>)>,
+    pub worker: Mutex<WorkerState>,
+    /// Foreground jobs this session waits on, by job number, to detach from them if it goes away.
+    /// An entry leaves when the terminal event is taken from the mailbox.
+    pub waiting: Mutex<HashMap<u64, Arc<Job>>>,
+    pub mailbox: Mutex<Mailbox>,
+    pub mail_cv: Condvar,
+}
+
+impl SessionShared {
+    pub fn new(id: u64, info: PeerInfo, exceptions: bool) -> SessionShared {
+        SessionShared {
+            id,
+            exceptions: AtomicBool::new(exceptions),
+            sleeping: AtomicBool::new(false),
+            info: Mutex::new((info, None)),
+            worker: Mutex::new(WorkerState::default()),
+            waiting: Mutex::new(HashMap::new()),
+            mailbox: Mutex::new(Mailbox {
+                events: VecDeque::new(),
+                waker: None,
+                closed: false,
+            }),
+            mail_cv: Condvar::new(),
+        }
+    }
+
+    /// Queues an event; the returned waker (if any) must be woken once no core lock is held.
+    #[must_use]
+    pub fn deliver(&self, ev: Event) -> Option<Waker> {
+        let mut mb = self.mailbox.lock();
+        if mb.closed {
+            return None;
+        }
+        mb.events.push_back(ev);
+        self.mail_cv.notify_all();
+        mb.waker.take()
+    }
+
+    /// Wakes it if it is asleep; true if this call did (and so queued its one NOOP).
+    pub fn wake(&self, wakers: &mut Vec<Waker>) -> bool {
+        if self.sleeping.swap(false, Ordering::AcqRel) {
+            wakers.extend(self.deliver(Event::Noop));
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// A session handle: the non-blocking interface that socket connections, the C ABI and the
+/// blocking Rust API all drive. Dropping it is the peer going away: held jobs go back to their
+/// queues, queued foreground jobs nobody else wants are dropped, abilities are removed.
+///
+/// `Send + Sync`; every method returns at once (none blocks on another peer) except
+/// [`Session::wait_event`].
+pub struct Session {
+    pub(crate) shared: Arc<SessionShared>,
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) generation: u64,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.shared.id)
+            .finish()
+    }
+}
+
+impl Session {
+    #[inline]
+    pub(crate) fn check(&self) -> Result<()> {
+        if sys::same_process(self.generation) {
+            Ok(())
+        } else {
+            Err(Error::Forked)
+        }
+    }
+
+    /// This session's number (unique within the server).
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    /// SET_CLIENT_ID: the id shown by the `workers` view, cut to 127 bytes as gearmand does.
+    pub fn set_client_id(&self, id: &[u8]) -> Result<()> {
+        self.check()?;
+        let id = &id[..id.len().min(super::MAX_CLIENT_ID)];
+        self.shared.info.lock().1 = if id.is_empty() { None } else { Some(id.into()) };
+        Ok(())
+    }
+
+    /// OPTION_REQ: only `exceptions` exists.
+    pub fn set_option(&self, name: &[u8]) -> Result<()> {
+        self.check()?;
+        if name == b"exceptions" {
+            self.shared.exceptions.store(true, Ordering::Relaxed);
+            Ok(())
+        } else {
+            Err(Error::UnknownOption)
+        }
+    }
+
+    /// Turns the `exceptions` option on or off.
+    pub fn set_exceptions(&self, on: bool) {
+        self.shared.exceptions.store(on, Ordering::Relaxed);
+    }
+
+    /// Takes the next event without waiting.
+    pub fn try_event(&self) -> Result<Option<Event>> {
+        self.check()?;
+        let ev = self.shared.mailbox.lock().events.pop_front();
+        if let Some(Event::Work { job, event }) = &ev {
+            if event.is_terminal() {
+                self.shared.waiting.lock().remove(job);
+            }
+        }
+        Ok(ev)
+    }
+
+    /// Takes up to `max` events at once (one lock for a burst of results).
+    pub fn drain_events(&self, out: &mut Vec<Event>, max: usize) -> Result<()> {
+        self.check()?;
+        let start = out.len();
+        {
+            let mut mb = self.shared.mailbox.lock();
+            let n = mb.events.len().min(max);
+            out.extend(mb.events.drain(..n));
+            if mb.events.is_empty() && mb.events.capacity() > 1024 {
+                mb.events.shrink_to(64);
+            }
+        }
+        let mut waiting = None;
+        for ev in &out[start..] {
+            if let Event::Work { job, event } = ev {
+                if event.is_terminal() {
+                    waiting
+                        .get_or_insert_with(|| self.shared.waiting.lock())
+                        .remove(job);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Async-style poll: ready with the next event, or registers the waker and is pending.
+    pub fn poll_event(&self, cx: &mut Context<'_>) -> Poll<Result<Event>> {
+        if let Err(e) = self.check() {
+            return Poll::Ready(Err(e));
+        }
+        {
+            let mut mb = self.shared.mailbox.lock();
+            if mb.events.is_empty() {
+                match &mb.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => mb.waker = Some(cx.waker().clone()),
+                }
+                return Poll::Pending;
+            }
+        }
+        match self.try_event() {
+            Ok(Some(ev)) => Poll::Ready(Ok(ev)),
+            Ok(None) => Poll::Pending,
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    /// Registers a waker to be woken at the next event (for drivers that drain with
+    /// [`Session::drain_events`]). Returns true if events are already waiting.
+    pub fn register_waker(&self, waker: &Waker) -> bool {
+        let mut mb = self.shared.mailbox.lock();
+        if !mb.events.is_empty() {
+            return true;
+        }
+        match &mb.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => mb.waker = Some(waker.clone()),
+        }
+        false
+    }
+
+    /// Blocks until an event arrives or `deadline` passes.
+    pub fn wait_event(&self, deadline: Option<Instant>) -> Result<Option<Event>> {
+        self.wait_event_matching(deadline, |_| true)
+    }
+
+    /// Blocks until an event that `pred` accepts arrives (other events stay queued, in order).
+    pub fn wait_event_matching(
+        &self,
+        deadline: Option<Instant>,
+        mut pred: impl FnMut(&Event) -> bool,
+    ) -> Result<Option<Event>> {
+        self.check()?;
+        let mut mb = self.shared.mailbox.lock();
+        loop {
+            if let Some(pos) = mb.events.iter().position(&mut pred) {
+                let ev = mb.events.remove(pos);
+                drop(mb);
+                if let Some(Event::Work { job, event }) = &ev {
+                    if event.is_terminal() {
+                        self.shared.waiting.lock().remove(job);
+                    }
+                }
+                return Ok(ev);
+            }
+            if mb.closed {
+                return Err(Error::Closed);
+            }
+            match deadline {
+                Some(d) => {
+                    if Instant::now() >= d {
+                        return Ok(None);
+                    }
+                    mb = self.shared.mail_cv.wait_until(mb, d);
+                }
+                None => mb = self.shared.mail_cv.wait(mb),
+            }
+            self.check()?;
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // In a forked child the parent's locks may be held by threads that do not exist here:
+        // touching them could hang, so the child simply forgets the session.
+        if sys::same_process(self.generation) {
+            self.inner.disconnect(&self.shared);
+        }
+    }
+}
