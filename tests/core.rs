@@ -137,7 +137,7 @@ fn unique_coalesces_foreground_clients_and_all_get_the_result() {
     let w = s.worker().unwrap();
     w.register("f").unwrap();
     let j = w.try_grab().unwrap().unwrap();
-    assert_eq!(j.workload(), &Bytes::from("data"));
+    assert_eq!(j.workload(), b"data");
     j.send_data("chunk").unwrap();
     j.complete("done").unwrap();
     for c in [&c1, &c2] {
@@ -788,7 +788,9 @@ fn many_jobs_threads_all_complete() {
         workers.push(std::thread::spawn(move || {
             let mut done = 0;
             while w
-                .work(Duration::from_millis(300), |j| Ok(j.workload().clone()))
+                .work(Duration::from_millis(300), |j| {
+                    Ok(Bytes::copy_from_slice(j.workload()))
+                })
                 .unwrap()
             {
                 done += 1;

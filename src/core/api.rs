@@ -71,12 +71,12 @@ impl Assignment {
         self.job.unique_bytes()
     }
     /// The data.
-    pub fn workload(&self) -> &Bytes {
+    pub fn workload(&self) -> &[u8] {
         &self.job.data
     }
     /// The reducer of a reduce job.
     pub fn reducer(&self) -> Option<&[u8]> {
-        self.job.reducer.as_deref()
+        self.job.reducer.as_deref().map(Vec::as_slice)
     }
 }
 
@@ -523,12 +523,12 @@ impl WorkerJob {
         self.job.unique_bytes()
     }
     /// The data.
-    pub fn workload(&self) -> &Bytes {
+    pub fn workload(&self) -> &[u8] {
         &self.job.data
     }
     /// The reducer of a reduce job.
     pub fn reducer(&self) -> Option<&[u8]> {
-        self.job.reducer.as_deref()
+        self.job.reducer.as_deref().map(Vec::as_slice)
     }
     /// Streams a chunk of output (WORK_DATA).
     pub fn send_data(&self, data: impl Into<Bytes>) -> Result<()> {

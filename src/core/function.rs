@@ -4,7 +4,7 @@
 use super::job::{Job, Phase, Priority, UniqueKey};
 use super::session::SessionShared;
 use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
-use hashbrown::HashTable;
+use hashbrown::{DefaultHashBuilder, HashTable};
 use std::collections::VecDeque;
 
 /// Queues shrink when they use less than a quarter of a capacity at least this large, so a drained
@@ -16,6 +16,8 @@ const SHRINK_MIN_CAPACITY: usize = 1024;
 /// hint can only make a grab miss, and PRE_SLEEP then checks under the lock, so no job is lost.
 pub(crate) struct Function {
     pub name: Box<[u8]>,
+    /// Hashes unique keys for `FuncState::uniques`.
+    pub hasher: DefaultHashBuilder,
     pub queued_hint: [AtomicUsize; 3],
     pub state: Mutex<FuncState>,
 }
@@ -46,9 +48,10 @@ pub(crate) struct FuncState {
 }
 
 impl Function {
-    pub fn new(name: &[u8]) -> Function {
+    pub fn new(name: &[u8], hasher: DefaultHashBuilder) -> Function {
         Function {
             name: name.into(),
+            hasher,
             queued_hint: Default::default(),
             state: Mutex::new(FuncState {
                 queues: Default::default(),
@@ -124,20 +127,25 @@ impl FuncState {
         self.uniques.find(hash, |j| j.matches_unique(key, data))
     }
 
-    pub fn insert_unique(&mut self, job: Arc<Job>) {
-        self.uniques.insert_unique(job.uhash, job, |j| j.uhash);
+    pub fn insert_unique(&mut self, h: &DefaultHashBuilder, job: Arc<Job>) {
+        let hash = job.unique_hash(h);
+        self.uniques.insert_unique(hash, job, |j| j.unique_hash(h));
     }
 
-    pub fn remove_unique(&mut self, job: &Arc<Job>) {
+    pub fn remove_unique(&mut self, h: &DefaultHashBuilder, job: &Arc<Job>) {
         if matches!(job.unique, UniqueKey::None) {
             return;
         }
-        if let Ok(e) = self.uniques.find_entry(job.uhash, |j| Arc::ptr_eq(j, job)) {
+        if let Ok(e) = self
+            .uniques
+            .find_entry(job.unique_hash(h), |j| Arc::ptr_eq(j, job))
+        {
             e.remove();
         }
         let cap = self.uniques.capacity();
         if cap >= SHRINK_MIN_CAPACITY && self.uniques.len() < cap / 4 {
-            self.uniques.shrink_to(self.uniques.len() * 2, |j| j.uhash);
+            self.uniques
+                .shrink_to(self.uniques.len() * 2, |j| j.unique_hash(h));
         }
     }
 

@@ -59,10 +59,11 @@ pub(crate) struct Job {
     pub id: u64,
     pub func: Arc<Function>,
     pub unique: UniqueKey,
-    /// Hash of the unique key (0 when there is none), kept so the unique index never rehashes data.
-    pub uhash: u64,
-    pub data: Bytes,
-    pub reducer: Option<Box<[u8]>>,
+    /// The workload. A boxed slice, not `Bytes`: 16 bytes instead of 32 on every queued job.
+    pub data: Box<[u8]>,
+    /// Reduce jobs are rare: one pointer here instead of a 16-byte slice on every job.
+    #[allow(clippy::box_collection)]
+    pub reducer: Option<Box<Vec<u8>>>,
     pub priority: Priority,
     pub state: Mutex<JobState>,
 }
@@ -94,6 +95,11 @@ impl Job {
         }
     }
 
+    /// The unique index's hash of this job's key (recomputed rather than stored: 8 bytes a job).
+    pub fn unique_hash(&self, h: &impl std::hash::BuildHasher) -> u64 {
+        hash_unique(h, &self.unique, &self.data)
+    }
+
     /// Whether this job coalesces with a submission of `key` (already known to be in the same
     /// function) carrying `data`.
     pub fn matches_unique(&self, key: &UniqueKey, data: &[u8]) -> bool {
@@ -102,6 +108,15 @@ impl Job {
             (UniqueKey::Data, UniqueKey::Data) => self.data[..] == *data,
             _ => false,
         }
+    }
+}
+
+/// The hash of a unique key; `Data` keys hash the workload.
+pub(crate) fn hash_unique(h: &impl std::hash::BuildHasher, key: &UniqueKey, data: &[u8]) -> u64 {
+    match key {
+        UniqueKey::None => 0,
+        UniqueKey::Explicit(u) => h.hash_one((0u8, &u[..])),
+        UniqueKey::Data => h.hash_one((1u8, data)),
     }
 }
 

@@ -210,7 +210,7 @@ impl Inner {
         let mut w = shard.write();
         Some(
             w.entry(name.into())
-                .or_insert_with(|| Arc::new(Function::new(name)))
+                .or_insert_with(|| Arc::new(Function::new(name, self.hasher.clone())))
                 .clone(),
         )
     }
@@ -282,7 +282,7 @@ impl Inner {
                 q.shrink_to(len);
             }
             let len = st.uniques.len();
-            st.uniques.shrink_to(len, |j| j.uhash);
+            st.uniques.shrink_to(len, |j| j.unique_hash(&f.hasher));
             st.sleepers.shrink_to_fit();
         }
         sys::release_free_memory();
@@ -410,9 +410,8 @@ impl Inner {
                 id,
                 func: func.clone(),
                 unique: key,
-                uhash,
-                data: req.workload,
-                reducer: req.reducer.map(Into::into),
+                data: Vec::from(req.workload).into_boxed_slice(),
+                reducer: req.reducer.map(|r| Box::new(r.to_vec())),
                 priority: req.priority,
                 state: Mutex::new(JobState {
                     phase: if delay.is_some() {
@@ -435,7 +434,7 @@ impl Inner {
             self.index_insert(&job);
             self.job_born();
             if !matches!(job.unique, UniqueKey::None) {
-                st.insert_unique(job.clone());
+                st.insert_unique(&func.hasher, job.clone());
             }
             if let (true, Some(c)) = (foreground, client) {
                 c.waiting.lock().insert(id, job.clone());
@@ -823,7 +822,7 @@ impl Inner {
                 event: ev,
             }));
         }
-        st.remove_unique(job);
+        st.remove_unique(&job.func.hasher, job);
     }
 
     /// A worker lost a job (it went away, or the ability timeout expired): back to the front of
@@ -918,7 +917,7 @@ impl Inner {
                 let p = job.priority.index();
                 st.forget_queued(p);
                 f.publish(&st, p);
-                st.remove_unique(job);
+                st.remove_unique(&job.func.hasher, job);
             }
         }
         if dropped {
@@ -1246,7 +1245,7 @@ impl Server {
                     handle: self.handle(j.id),
                     function: Bytes::copy_from_slice(&j.func.name),
                     unique: Bytes::copy_from_slice(j.unique_bytes()),
-                    workload: j.data.clone(),
+                    workload: Bytes::copy_from_slice(&j.data),
                     priority: j.priority,
                     state,
                     background: js.background,

@@ -13,6 +13,9 @@ use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+/// How long a blocking wait polls its mailbox before sleeping on the condition variable.
+const SPIN: Duration = Duration::from_micros(50);
+
 /// One ability of a worker.
 pub(crate) struct Ability {
     pub func: Arc<Function>,
@@ -248,6 +251,7 @@ impl Session {
         mut pred: impl FnMut(&Event) -> bool,
     ) -> Result<Option<Event>> {
         self.check()?;
+        let mut spun = None;
         let mut mb = self.shared.mailbox.lock();
         loop {
             if let Some(pos) = mb.events.iter().position(&mut pred) {
@@ -262,6 +266,29 @@ impl Session {
             }
             if mb.closed {
                 return Err(Error::Closed);
+            }
+            if spun.is_none() {
+                // A reply usually comes within microseconds (an in-process worker on another
+                // core): poll briefly before paying for a futex sleep and wake-up.
+                drop(mb);
+                spun = Some(());
+                let until = Instant::now() + SPIN;
+                let mut i = 0u32;
+                loop {
+                    if i < 64 {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::yield_now();
+                    }
+                    i += 1;
+                    if !self.shared.mailbox.lock().events.is_empty()
+                        || (i % 16 == 0 && Instant::now() >= until)
+                    {
+                        break;
+                    }
+                }
+                mb = self.shared.mailbox.lock();
+                continue;
             }
             match deadline {
                 Some(d) => {
