@@ -1,0 +1,135 @@
+//! loom models of the core's concurrency invariants. Run with
+//! `RUSTFLAGS="--cfg loom" cargo test --release --test loom` (see `.ci/loom.sh`).
+//! Each model is named after the invariant it checks.
+#![cfg(loom)]
+
+use bytes::Bytes;
+use gearlet::core::{Config, Event, PeerInfo, Server, SubmitRequest, WorkEvent};
+use loom::thread;
+
+fn server() -> Server {
+    Server::new(Config {
+        handle_prefix: "H:loom".into(),
+        timer_thread: false,
+        ..Config::default()
+    })
+}
+
+fn session(s: &Server) -> gearlet::core::Session {
+    s.session(PeerInfo::default()).unwrap()
+}
+
+fn drain(s: &gearlet::core::Session) -> Vec<Event> {
+    let mut v = Vec::new();
+    s.drain_events(&mut v, usize::MAX).unwrap();
+    v
+}
+
+#[test]
+fn job_submitted_while_worker_goes_to_sleep_always_wakes_it() {
+    loom::model(|| {
+        let s = server();
+        let w = session(&s);
+        w.can_do(b"f", None).unwrap();
+        let c = session(&s);
+        let t = thread::spawn(move || {
+            c.submit(SubmitRequest::new("f", "x").background()).unwrap();
+            c
+        });
+        w.pre_sleep().unwrap();
+        let _c = t.join().unwrap();
+        let noops = drain(&w).iter().filter(|e| **e == Event::Noop).count();
+        assert_eq!(noops, 1, "exactly one NOOP for this sleep");
+    });
+}
+
+#[test]
+fn two_submissions_never_wake_one_sleep_twice() {
+    loom::model(|| {
+        let s = server();
+        let w = session(&s);
+        w.can_do(b"f", None).unwrap();
+        w.pre_sleep().unwrap();
+        let c1 = session(&s);
+        let c2 = session(&s);
+        let t = thread::spawn(move || {
+            c1.submit(SubmitRequest::new("f", "1").background())
+                .unwrap();
+            c1
+        });
+        c2.submit(SubmitRequest::new("f", "2").background())
+            .unwrap();
+        let _c1 = t.join().unwrap();
+        let noops = drain(&w).iter().filter(|e| **e == Event::Noop).count();
+        assert_eq!(noops, 1);
+    });
+}
+
+#[test]
+fn job_is_never_held_by_two_workers() {
+    loom::model(|| {
+        let s = server();
+        let c = session(&s);
+        c.submit(SubmitRequest::new("f", "x").background()).unwrap();
+        let w1 = session(&s);
+        let w2 = session(&s);
+        w1.can_do(b"f", None).unwrap();
+        w2.can_do(b"f", None).unwrap();
+        let t = thread::spawn(move || {
+            let got = w1.grab().unwrap().is_some();
+            (w1, got)
+        });
+        let got2 = w2.grab().unwrap().is_some();
+        let (_w1, got1) = t.join().unwrap();
+        assert!(got1 ^ got2, "exactly one worker holds the job");
+    });
+}
+
+#[test]
+fn every_client_coalesced_onto_a_job_gets_its_result() {
+    loom::model(|| {
+        let s = server();
+        let w = session(&s);
+        w.can_do(b"f", None).unwrap();
+        let c1 = session(&s);
+        let c2 = session(&s);
+        let t = thread::spawn(move || {
+            let j = c1.submit(SubmitRequest::new("f", "x").unique("u")).unwrap();
+            (c1, j.job)
+        });
+        let j2 = c2.submit(SubmitRequest::new("f", "x").unique("u")).unwrap();
+        // The worker runs whatever is queued; a second job exists only if the first had already
+        // finished, which cannot happen before this point.
+        let a = w.grab().unwrap().expect("one job queued");
+        let (c1, j1) = t.join().unwrap();
+        assert_eq!(j1, j2.job, "coalesced");
+        w.work_complete(a.job(), Bytes::from_static(b"r")).unwrap();
+        for c in [&c1, &c2] {
+            let evs = drain(c);
+            assert_eq!(
+                evs,
+                vec![Event::Work {
+                    job: j1,
+                    event: WorkEvent::Complete(Bytes::from_static(b"r"))
+                }]
+            );
+        }
+    });
+}
+
+#[test]
+fn result_and_client_leaving_race_without_losing_the_job_state() {
+    loom::model(|| {
+        let s = server();
+        let w = session(&s);
+        w.can_do(b"f", None).unwrap();
+        let c = session(&s);
+        let j = c.submit(SubmitRequest::new("f", "x")).unwrap();
+        let a = w.grab().unwrap().unwrap();
+        let t = thread::spawn(move || drop(c));
+        w.work_complete(a.job(), Bytes::new()).unwrap();
+        t.join().unwrap();
+        assert_eq!(s.job_count(), 0);
+        assert!(!s.job_status(s.handle(j.job).as_bytes()).unwrap().known);
+    });
+}
