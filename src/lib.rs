@@ -7,6 +7,8 @@
 #![warn(missing_docs)]
 
 pub mod core;
+#[cfg(feature = "net")]
+pub mod net;
 pub mod protocol;
 pub(crate) mod sync;
 

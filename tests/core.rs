@@ -220,7 +220,7 @@ fn sixty_four_byte_unique_is_kept_whole_and_longer_is_refused() {
         .submit_job(SubmitRequest::new("f", "").unique(&u64b).background())
         .unwrap();
     assert_ne!(a, b, "the 64th byte counts");
-    assert_eq!(c.status_unique(u64a.as_bytes()).unwrap().known, true);
+    assert!(c.status_unique(u64a.as_bytes()).unwrap().known);
     let too_long = "a".repeat(65);
     assert_eq!(
         c.submit_job(SubmitRequest::new("f", "").unique(&too_long))
@@ -462,11 +462,10 @@ fn foreground_client_leaving_drops_its_queued_job_unless_wanted() {
     drop(c1);
     assert_eq!(s.job_count(), 3, "the lone foreground job left at once");
     drop(c2);
-    assert_eq!(s.status_job(shared.job), true, "c3 still wants it");
+    assert!(s.status_job(shared.job), "c3 still wants it");
     drop(bgjoin);
-    assert_eq!(
+    assert!(
         s.status_job(joined.job),
-        true,
         "a background submission still wants it"
     );
     assert_eq!(s.status().unwrap()[0].total, 3);
@@ -568,7 +567,7 @@ fn grab_forms_carry_unique_and_reducer() {
     w.can_do(b"map", None).unwrap();
     let a = w.grab().unwrap().unwrap();
     assert_eq!(
-        (a.function(), a.unique(), a.reducer(), &a.workload()[..]),
+        (a.function(), a.unique(), a.reducer(), a.workload()),
         (&b"map"[..], &b"u"[..], Some(&b"red"[..]), &b"d"[..])
     );
 }
@@ -591,7 +590,7 @@ fn cancel_removes_at_once_and_fails_the_client() {
     let w = s.worker().unwrap();
     w.register("f").unwrap();
     assert_eq!(
-        &w.try_grab().unwrap().unwrap().workload()[..],
+        w.try_grab().unwrap().unwrap().workload(),
         b"y",
         "the cancelled job is skipped"
     );

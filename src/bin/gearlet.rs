@@ -1,1 +1,340 @@
-fn main() {}
+//! `gearlet`: a stand-in for `gearmand`. A thin shell over the library: parse gearmand's flags,
+//! start the core and the socket layer, wait for a signal or an admin `shutdown`, stop gracefully.
+
+use clap::Parser;
+use gearlet::core::{Config, Server};
+use gearlet::net::{Keepalive, LogLevel, NetConfig, Network, ShutdownRequest};
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// gearmand's command line, same meanings; plus --unix, --max-packet-size and --admin-shutdown.
+#[derive(Parser, Debug)]
+#[command(
+    name = "gearlet",
+    about = "Gearman job server (gearmand-compatible)",
+    disable_version_flag = true
+)]
+struct Args {
+    /// Port to listen on (0 picks a free one and prints it).
+    #[arg(short = 'p', long, default_value_t = 4730)]
+    port: u16,
+    /// Address to listen on; repeatable. Default: 127.0.0.1 only (gearmand listens on all).
+    #[arg(short = 'L', long = "listen")]
+    listen: Vec<String>,
+    /// I/O threads (0 = one).
+    #[arg(short = 't', long, default_value_t = 4)]
+    threads: usize,
+    /// Fail a job after it was handed to workers this many times and every attempt was lost
+    /// (0 = retry forever).
+    #[arg(short = 'j', long = "job-retries", default_value_t = 0)]
+    job_retries: u32,
+    /// Sleeping workers to wake per new job (0 = all).
+    #[arg(short = 'w', long = "worker-wakeup", default_value_t = 0)]
+    worker_wakeup: usize,
+    /// Job handle prefix (default H:<hostname>).
+    #[arg(long = "job-handle-prefix")]
+    job_handle_prefix: Option<String>,
+    /// Sessions start with the `exceptions` option on.
+    #[arg(long)]
+    exceptions: bool,
+    /// Accepted for compatibility: round-robin between a worker's functions is always on.
+    #[arg(short = 'R', long = "round-robin")]
+    round_robin: bool,
+    /// Enable TCP keepalive on connections.
+    #[arg(long)]
+    keepalive: bool,
+    /// Keepalive idle seconds.
+    #[arg(long = "keepalive-idle", default_value_t = 30)]
+    keepalive_idle: u64,
+    /// Keepalive probe interval seconds.
+    #[arg(long = "keepalive-interval", default_value_t = 10)]
+    keepalive_interval: u64,
+    /// Keepalive probes before drop.
+    #[arg(long = "keepalive-count", default_value_t = 5)]
+    keepalive_count: u32,
+    /// Log file: a path, `stderr` or `none`.
+    #[arg(short = 'l', long = "log-file", default_value = "stderr")]
+    log_file: String,
+    /// Write the process id to this file.
+    #[arg(short = 'P', long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// Detach and run in the background.
+    #[arg(short = 'd', long)]
+    daemon: bool,
+    /// Log level: FATAL, ALERT, CRITICAL, ERROR, WARNING, NOTICE, INFO, DEBUG.
+    #[arg(long, default_value = "ERROR")]
+    verbose: String,
+    /// Listen backlog.
+    #[arg(short = 'b', long, default_value_t = 32)]
+    backlog: i32,
+    /// Raise the open file limit to this many descriptors.
+    #[arg(short = 'f', long = "file-descriptors")]
+    file_descriptors: Option<u64>,
+    /// Print the version and exit.
+    #[arg(short = 'V', long)]
+    version: bool,
+    /// Also listen on this unix-domain socket path.
+    #[arg(long)]
+    unix: Option<PathBuf>,
+    /// Permissions of the unix socket (octal), e.g. 660.
+    #[arg(long = "unix-mode")]
+    unix_mode: Option<String>,
+    /// Largest packet accepted, in bytes; larger ones get an ERROR and the connection is closed.
+    #[arg(long = "max-packet-size", default_value_t = 64 << 20)]
+    max_packet_size: u32,
+    /// Enable the admin `shutdown [graceful]` command (loopback and unix peers only).
+    #[arg(long = "admin-shutdown")]
+    admin_shutdown: bool,
+    /// How long a graceful stop (SIGTERM, SIGINT, `shutdown graceful`) waits for running jobs.
+    #[arg(long = "shutdown-timeout", default_value_t = 30)]
+    shutdown_timeout: u64,
+}
+
+const LEVELS: [&str; 8] = [
+    "FATAL", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG",
+];
+
+/// The log destination, reopened on SIGHUP (for logrotate).
+struct Log {
+    path: Option<PathBuf>,
+    file: Mutex<Option<Box<dyn Write + Send>>>,
+}
+
+impl Log {
+    fn open(spec: &str) -> std::io::Result<Log> {
+        let path = match spec {
+            "none" | "stderr" => None,
+            p => Some(PathBuf::from(p)),
+        };
+        let log = Log {
+            path,
+            file: Mutex::new(None),
+        };
+        let w: Option<Box<dyn Write + Send>> = match spec {
+            "none" => None,
+            "stderr" => Some(Box::new(std::io::stderr())),
+            _ => Some(log.open_file()?),
+        };
+        *log.file.lock().unwrap_or_else(|e| e.into_inner()) = w;
+        Ok(log)
+    }
+    fn open_file(&self) -> std::io::Result<Box<dyn Write + Send>> {
+        let p = self
+            .path
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("no log path"))?;
+        Ok(Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)?,
+        ))
+    }
+    fn reopen(&self) {
+        if self.path.is_some() {
+            if let Ok(f) = self.open_file() {
+                *self.file.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
+            }
+        }
+    }
+    fn write(&self, level: &str, msg: &str) {
+        if let Some(w) = self.file.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            let _ = writeln!(w, "{} {level} {msg}", gearlet_time());
+        }
+    }
+}
+
+fn gearlet_time() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{}.{:03}", t.as_secs(), t.subsec_millis())
+}
+
+fn main() {
+    let args = Args::parse();
+    if args.version {
+        println!("gearlet {}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
+    if let Err(e) = run(args) {
+        eprintln!("gearlet: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let verbose = args.verbose.to_ascii_uppercase();
+    let level_rank = LEVELS
+        .iter()
+        .position(|l| *l == verbose)
+        .ok_or("unknown --verbose level")?;
+    let log = Arc::new(Log::open(&args.log_file)?);
+    if let Some(n) = args.file_descriptors {
+        raise_fd_limit(n)?;
+    }
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    let listen = if args.listen.is_empty() {
+        vec!["127.0.0.1".to_string()]
+    } else {
+        args.listen.clone()
+    };
+    for l in &listen {
+        if let Ok(ip) = l.parse::<IpAddr>() {
+            addrs.push(SocketAddr::new(ip, args.port));
+        } else {
+            addrs.extend((l.as_str(), args.port).to_socket_addrs()?);
+        }
+    }
+    if args.daemon {
+        daemonize()?;
+    }
+    let mut config = Config {
+        job_retries: args.job_retries,
+        worker_wakeup: args.worker_wakeup,
+        ..Config::default()
+    };
+    config.exceptions_default = args.exceptions;
+    if let Some(p) = args.job_handle_prefix {
+        config.handle_prefix = p;
+    }
+    let _ = args.round_robin;
+    let log2 = log.clone();
+    let sink = Arc::new(move |level: LogLevel, msg: &str| {
+        let (name, rank) = match level {
+            LogLevel::Error => ("ERROR", 3),
+            LogLevel::Warning => ("WARNING", 4),
+            LogLevel::Info => ("INFO", 6),
+        };
+        if rank <= level_rank {
+            log2.write(name, msg);
+        }
+    });
+    let net_config = NetConfig {
+        max_packet: args.max_packet_size,
+        threads: args.threads.max(1),
+        backlog: args.backlog,
+        keepalive: args.keepalive.then_some(Keepalive {
+            idle: Some(Duration::from_secs(args.keepalive_idle)),
+            interval: Some(Duration::from_secs(args.keepalive_interval)),
+            count: Some(args.keepalive_count),
+        }),
+        admin_shutdown: args.admin_shutdown,
+        verbose: verbose.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        log: Some(sink),
+    };
+    let server = Server::new(config);
+    let network = Network::start(server, net_config)?;
+    let mut bound = Vec::new();
+    for a in &addrs {
+        let (_, local) = network
+            .listen_tcp(*a)
+            .map_err(|e| format!("cannot listen on {a}: {e}"))?;
+        bound.push(local);
+    }
+    if let Some(path) = &args.unix {
+        let mode = match &args.unix_mode {
+            Some(m) => {
+                Some(u32::from_str_radix(m, 8).map_err(|_| "--unix-mode takes octal digits")?)
+            }
+            None => None,
+        };
+        network
+            .listen_unix(path, mode)
+            .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+    }
+    if let Some(p) = &args.pid_file {
+        std::fs::write(p, format!("{}\n", std::process::id()))?;
+    }
+    let loopback_only = bound.iter().all(|a| a.ip().is_loopback());
+    let list: Vec<String> = bound.iter().map(|a| a.to_string()).collect();
+    let unix = args
+        .unix
+        .as_ref()
+        .map(|p| format!(" and unix:{}", p.display()))
+        .unwrap_or_default();
+    let note = if loopback_only {
+        " (loopback only; -L 0.0.0.0 listens on all interfaces)"
+    } else {
+        ""
+    };
+    let banner = format!(
+        "gearlet {} listening on {}{unix}{note}",
+        env!("CARGO_PKG_VERSION"),
+        list.join(", ")
+    );
+    log.write("INFO", &banner);
+    if args.log_file != "stderr" {
+        eprintln!("{banner}");
+    }
+    let deadline = wait_for_stop(&network, &log, Duration::from_secs(args.shutdown_timeout))?;
+    log.write("INFO", "stopping");
+    network.shutdown(deadline);
+    if let Some(p) = &args.pid_file {
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(())
+}
+
+/// Blocks until SIGTERM/SIGINT (graceful, with the timeout), SIGUSR1 (graceful, waiting for
+/// running jobs as gearmand does), or an admin `shutdown`. SIGHUP reopens the log file.
+fn wait_for_stop(network: &Network, log: &Log, timeout: Duration) -> std::io::Result<Duration> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut requests = network.shutdown_requests();
+    rt.block_on(async {
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut usr1 = signal(SignalKind::user_defined1())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        loop {
+            tokio::select! {
+                _ = term.recv() => return Ok(timeout),
+                _ = int.recv() => return Ok(timeout),
+                _ = usr1.recv() => return Ok(Duration::from_secs(86_400 * 365)),
+                _ = hup.recv() => log.reopen(),
+                r = requests.changed() => {
+                    if r.is_err() {
+                        return Ok(timeout);
+                    }
+                    match *requests.borrow() {
+                        Some(ShutdownRequest::Graceful) => return Ok(timeout),
+                        Some(ShutdownRequest::Immediate) => return Ok(Duration::ZERO),
+                        None => {}
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn raise_fd_limit(n: u64) -> std::io::Result<()> {
+    let lim = libc::rlimit {
+        rlim_cur: n as libc::rlim_t,
+        rlim_max: n as libc::rlim_t,
+    };
+    // SAFETY: setrlimit reads the struct we pass; no memory is retained.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+fn daemonize() -> std::io::Result<()> {
+    // SAFETY: called before any thread is started (the runtime starts afterwards), so forking
+    // leaves no lock held by a thread that does not exist in the child.
+    let rc = unsafe { libc::daemon(1, 0) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}

@@ -1,7 +1,5 @@
 //! Server configuration: every knob with gearmand's default unless written otherwise.
 
-use std::time::Duration;
-
 /// Longest unique id kept (bytes). gearmand accepts 64 but silently truncates to 63; we keep all 64
 /// (PROTOCOL.md section 4.5) and reject longer ones.
 pub const MAX_UNIQUE: usize = 64;
@@ -55,10 +53,4 @@ impl Default for Config {
             trim_after_backlog: 10_000,
         }
     }
-}
-
-/// An ability timeout of zero means "none"; anything else is honoured as given (gearmand raises
-/// values under a second to one second; we do not, PROTOCOL.md section 4.3).
-pub(crate) fn ability_timeout(ms: u64) -> Option<Duration> {
-    (ms > 0).then(|| Duration::from_millis(ms))
 }

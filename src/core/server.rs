@@ -127,13 +127,16 @@ pub(crate) struct ScheduleEntry {
     schedule: Schedule,
 }
 
+/// One registry shard: function name to function.
+type FunctionMap = HashMap<Box<[u8]>, Arc<Function>>;
+
 /// The server state behind every handle.
 pub(crate) struct Inner {
     pub config: Config,
     pub prefix: Arc<str>,
     pub generation: u64,
     hasher: DefaultHashBuilder,
-    functions: [RwLock<HashMap<Box<[u8]>, Arc<Function>>>; FN_SHARDS],
+    functions: [RwLock<FunctionMap>; FN_SHARDS],
     /// Every job not `Done`, by number. Inserted under the function lock before the job becomes
     /// visible in a queue; removed after it is `Done`.
     jobs: [Mutex<HashTable<Arc<Job>>>; JOB_SHARDS],
@@ -210,7 +213,7 @@ impl Inner {
         let mut w = shard.write();
         Some(
             w.entry(name.into())
-                .or_insert_with(|| Arc::new(Function::new(name, self.hasher.clone())))
+                .or_insert_with(|| Arc::new(Function::new(name, self.hasher)))
                 .clone(),
         )
     }

@@ -1,0 +1,474 @@
+//! One connection's requests turned into core calls and reply bytes. Pure with respect to I/O:
+//! the connection task owns the socket and the buffers; this file owns the protocol decisions.
+
+use super::NetShared;
+use crate::core::{Error, Event, Priority, Schedule, Server, Session, SubmitRequest, WorkEvent};
+use crate::protocol::admin::{self, AdminCommand, MaxQueueSizes};
+use crate::protocol::packet::{self as p, DecodeError, PacketType, RawPacket, Request};
+use bytes::Bytes;
+
+/// What the connection does after a frame.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Continue,
+    /// Flush what was written, then close: the stream can no longer be trusted.
+    Close,
+}
+
+/// Per-connection state the handlers need.
+pub(crate) struct Conn {
+    pub server: Server,
+    pub session: Session,
+    pub net: std::sync::Arc<NetShared>,
+    /// Loopback TCP or unix socket: may use `shutdown` when enabled.
+    pub local_peer: bool,
+}
+
+fn prio(p: p::Priority) -> Priority {
+    match p {
+        p::Priority::High => Priority::High,
+        p::Priority::Normal => Priority::Normal,
+        p::Priority::Low => Priority::Low,
+    }
+}
+
+fn error(out: &mut Vec<u8>, e: &Error) {
+    p::encode_error(out, e.code().as_bytes(), e.to_string().as_bytes());
+}
+
+/// gearmand's JOB_NOT_FOUND texts differ by the packet that named the job.
+fn job_not_found(out: &mut Vec<u8>, t: PacketType) {
+    let text: &[u8] = match t {
+        PacketType::WorkData | PacketType::WorkWarning => b"Job does not exist on server",
+        PacketType::WorkException => b"An exception was received for a job that does not exist",
+        _ => b"Job given in work result not found",
+    };
+    p::encode_error(out, b"JOB_NOT_FOUND", text);
+}
+
+impl Conn {
+    fn handle_bytes(&self, out: &mut Vec<u8>, job: u64) {
+        self.server.write_handle(out, job);
+    }
+
+    /// Answers one binary packet.
+    pub fn packet(&self, raw: &RawPacket<'_>, out: &mut Vec<u8>) -> Flow {
+        let req = match p::decode_request(raw) {
+            Ok(r) => r,
+            Err(e) => {
+                p::encode_decode_error(out, &e);
+                return if e.closes_connection() {
+                    Flow::Close
+                } else {
+                    Flow::Continue
+                };
+            }
+        };
+        let s = &self.session;
+        match req {
+            Request::Submit {
+                func,
+                unique,
+                data,
+                priority,
+                background,
+            } => {
+                let r = SubmitRequest {
+                    function: func,
+                    unique,
+                    workload: Bytes::copy_from_slice(data),
+                    priority: prio(priority),
+                    background,
+                    ..Default::default()
+                };
+                self.submitted(out, s.submit(r));
+            }
+            Request::SubmitEpoch {
+                func,
+                unique,
+                epoch,
+                data,
+            } => {
+                // gearmand reads the time with strtoll: junk is 0, which means "now".
+                let when = p::parse_decimal_lenient(epoch).max(0) as u64;
+                let r = SubmitRequest {
+                    function: func,
+                    unique,
+                    workload: Bytes::copy_from_slice(data),
+                    background: true,
+                    when: Some(when),
+                    ..Default::default()
+                };
+                self.submitted(out, s.submit(r));
+            }
+            Request::SubmitSched {
+                func,
+                unique,
+                minute,
+                hour,
+                mday,
+                month,
+                wday,
+                data,
+            } => {
+                let field = |b: &[u8]| -> Result<Option<u8>, Error> {
+                    if b.is_empty() {
+                        return Ok(None);
+                    }
+                    p::parse_decimal_u64(b)
+                        .and_then(|v| u8::try_from(v).ok())
+                        .map(Some)
+                        .ok_or(Error::InvalidArgument("Schedule field is not a number"))
+                };
+                let sched = (|| {
+                    Ok(Schedule {
+                        minute: field(minute)?,
+                        hour: field(hour)?,
+                        day_of_month: field(mday)?,
+                        month: field(month)?,
+                        day_of_week: field(wday)?,
+                    })
+                })();
+                match sched.and_then(|sc| {
+                    s.submit_schedule(func, unique, Bytes::copy_from_slice(data), sc)
+                }) {
+                    Ok(id) => {
+                        let mut h = Vec::with_capacity(64);
+                        self.handle_bytes(&mut h, id);
+                        p::encode_job_created(out, &h);
+                    }
+                    Err(e) => error(out, &e),
+                }
+            }
+            Request::SubmitReduce {
+                func,
+                unique,
+                reducer,
+                aggregator: _,
+                data,
+                background,
+            } => {
+                let r = SubmitRequest {
+                    function: func,
+                    unique,
+                    workload: Bytes::copy_from_slice(data),
+                    background,
+                    reducer: Some(reducer).filter(|r| !r.is_empty()),
+                    ..Default::default()
+                };
+                self.submitted(out, s.submit(r));
+            }
+            // gearmand accepts an empty or odd ability without a word; so do we (nothing to report).
+            Request::CanDo { func } => {
+                let _ = s.can_do(func, None);
+            }
+            Request::CanDoTimeout { func, timeout } => {
+                let ms = p::parse_decimal_lenient(timeout).max(0) as u64;
+                let t = (ms > 0).then(|| std::time::Duration::from_millis(ms));
+                let _ = s.can_do(func, t);
+            }
+            Request::CantDo { func } => {
+                let _ = s.cant_do(func);
+            }
+            Request::ResetAbilities => {
+                let _ = s.reset_abilities();
+            }
+            Request::PreSleep => {
+                let _ = s.pre_sleep();
+            }
+            Request::GrabJob | Request::GrabJobUniq | Request::GrabJobAll => match s.grab() {
+                Ok(Some(a)) => {
+                    let mut h = Vec::with_capacity(64);
+                    self.handle_bytes(&mut h, a.job());
+                    match (req, a.reducer()) {
+                        (Request::GrabJob, _) => {
+                            p::encode_job_assign(out, &h, a.function(), a.workload())
+                        }
+                        (Request::GrabJobAll, Some(r)) => p::encode_job_assign_all(
+                            out,
+                            &h,
+                            a.function(),
+                            a.unique(),
+                            r,
+                            a.workload(),
+                        ),
+                        _ => p::encode_job_assign_uniq(
+                            out,
+                            &h,
+                            a.function(),
+                            a.unique(),
+                            a.workload(),
+                        ),
+                    }
+                }
+                Ok(None) => p::encode_no_job(out),
+                Err(e) => error(out, &e),
+            },
+            Request::WorkData { handle, data } => {
+                self.work(out, PacketType::WorkData, handle, |id| {
+                    s.work_data(id, Bytes::copy_from_slice(data))
+                })
+            }
+            Request::WorkWarning { handle, data } => {
+                self.work(out, PacketType::WorkWarning, handle, |id| {
+                    s.work_warning(id, Bytes::copy_from_slice(data))
+                })
+            }
+            Request::WorkStatus {
+                handle,
+                numerator,
+                denominator,
+            } => self.work(out, PacketType::WorkStatus, handle, |id| {
+                s.work_status(
+                    id,
+                    Bytes::copy_from_slice(numerator),
+                    Bytes::copy_from_slice(denominator),
+                )
+            }),
+            Request::WorkComplete { handle, data } => {
+                self.work(out, PacketType::WorkComplete, handle, |id| {
+                    s.work_complete(id, Bytes::copy_from_slice(data))
+                })
+            }
+            Request::WorkFail { handle } => {
+                self.work(out, PacketType::WorkFail, handle, |id| s.work_fail(id))
+            }
+            Request::WorkException { handle, data } => {
+                self.work(out, PacketType::WorkException, handle, |id| {
+                    s.work_exception(id, Bytes::copy_from_slice(data))
+                })
+            }
+            Request::GetStatus { handle } => {
+                let st = self.server.job_status(handle).unwrap_or_default();
+                let (n, d) = (
+                    p::Decimal::new(st.numerator.into()),
+                    p::Decimal::new(st.denominator.into()),
+                );
+                p::encode_status_res(
+                    out,
+                    handle,
+                    st.known,
+                    st.running,
+                    n.as_bytes(),
+                    d.as_bytes(),
+                );
+            }
+            Request::GetStatusUnique { unique } => {
+                let st = self.server.job_status_unique(unique).unwrap_or_default();
+                let (n, d) = (
+                    p::Decimal::new(st.numerator.into()),
+                    p::Decimal::new(st.denominator.into()),
+                );
+                p::encode_status_res_unique(
+                    out,
+                    unique,
+                    st.known,
+                    st.running,
+                    n.as_bytes(),
+                    d.as_bytes(),
+                    st.waiting.into(),
+                );
+            }
+            Request::EchoReq { data } => p::encode_echo_res(out, data),
+            Request::SetClientId { id } => {
+                let _ = s.set_client_id(id);
+            }
+            Request::OptionReq { option } => match s.set_option(option) {
+                Ok(()) => p::encode_option_res(out, option),
+                Err(_) => p::encode_error(
+                    out,
+                    b"UNKNOWN_OPTION",
+                    b"Server does not recognize given option",
+                ),
+            },
+            // Never implemented by anyone; gearmand answers like this (seen on 1.1.20).
+            Request::AllYours => {
+                p::encode_decode_error(out, &DecodeError::NotARequest(PacketType::AllYours))
+            }
+        }
+        Flow::Continue
+    }
+
+    fn submitted(&self, out: &mut Vec<u8>, r: crate::core::Result<crate::core::Submitted>) {
+        match r {
+            Ok(sub) => {
+                // JOB_CREATED written in place: header, then the handle, then the length patched.
+                let start = out.len();
+                out.extend_from_slice(&p::RES_MAGIC);
+                out.extend_from_slice(&(PacketType::JobCreated as u32).to_be_bytes());
+                out.extend_from_slice(&[0; 4]);
+                self.handle_bytes(out, sub.job);
+                let len = (out.len() - start - p::HEADER_LEN) as u32;
+                out[start + 8..start + 12].copy_from_slice(&len.to_be_bytes());
+            }
+            Err(e) => error(out, &e),
+        }
+    }
+
+    fn work(
+        &self,
+        out: &mut Vec<u8>,
+        t: PacketType,
+        handle: &[u8],
+        f: impl FnOnce(u64) -> crate::core::Result<()>,
+    ) {
+        let r = match self.server.parse_handle(handle) {
+            Some(id) => f(id),
+            None => Err(Error::JobNotFound),
+        };
+        match r {
+            Ok(()) => {}
+            Err(Error::JobNotFound) => job_not_found(out, t),
+            Err(e) => error(out, &e),
+        }
+    }
+
+    /// Encodes an event from the core for this peer.
+    pub fn event(&self, ev: &Event, out: &mut Vec<u8>) {
+        match ev {
+            Event::Noop => p::encode_noop(out),
+            Event::Work { job, event } => {
+                let mut h = Vec::with_capacity(64);
+                self.handle_bytes(&mut h, *job);
+                match event {
+                    WorkEvent::Data(d) => p::encode_work(out, PacketType::WorkData, &h, d),
+                    WorkEvent::Warning(d) => p::encode_work(out, PacketType::WorkWarning, &h, d),
+                    WorkEvent::Status {
+                        numerator,
+                        denominator,
+                    } => p::encode_work_status(out, &h, numerator, denominator),
+                    WorkEvent::Complete(d) => p::encode_work(out, PacketType::WorkComplete, &h, d),
+                    WorkEvent::Exception(d) => {
+                        p::encode_work(out, PacketType::WorkException, &h, d)
+                    }
+                    // gearmand relays a converted exception as `HANDLE\0` (seen on 1.1.20).
+                    WorkEvent::Fail {
+                        from_exception: true,
+                    } => p::encode(out, p::Magic::Res, PacketType::WorkFail, &[&h, b""]),
+                    WorkEvent::Fail {
+                        from_exception: false,
+                    } => p::encode_work_fail(out, &h),
+                }
+            }
+        }
+    }
+
+    /// Answers one admin text line (without its LF).
+    pub fn admin(&self, line: &[u8], out: &mut Vec<u8>) -> Flow {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let srv = &self.server;
+        match admin::parse_admin_line(line) {
+            AdminCommand::Status => {
+                for f in srv.status().unwrap_or_default() {
+                    admin::write_status_line(
+                        out,
+                        &f.name,
+                        f.total as u64,
+                        f.running as u64,
+                        f.workers as u64,
+                    );
+                }
+                out.extend_from_slice(admin::LIST_END);
+            }
+            AdminCommand::PriorityStatus => {
+                for f in srv.status().unwrap_or_default() {
+                    let [h, n, l] = f.queued.map(|q| q as u64);
+                    admin::write_priority_status_line(out, &f.name, h, n, l, f.workers as u64);
+                }
+                out.extend_from_slice(admin::LIST_END);
+            }
+            AdminCommand::Workers => {
+                for w in srv.workers().unwrap_or_default() {
+                    // gearmand lists the most recently registered function first.
+                    let fd = u64::try_from(w.fd).unwrap_or(w.session);
+                    admin::write_workers_line(
+                        out,
+                        fd,
+                        w.addr.as_bytes(),
+                        w.client_id.as_deref(),
+                        w.functions.iter().rev().map(|f| &f[..]),
+                    );
+                }
+                out.extend_from_slice(admin::LIST_END);
+            }
+            AdminCommand::ShowJobs => {
+                for j in srv.jobs().unwrap_or_default() {
+                    // IGNORED is always 0: cancelled and dropped jobs leave at once (PROTOCOL.md 4.11);
+                    // PERSISTED is 0: no queue plugin.
+                    admin::write_show_jobs_line(
+                        out,
+                        j.handle.as_bytes(),
+                        j.retries.into(),
+                        false,
+                        false,
+                    );
+                }
+                out.extend_from_slice(admin::LIST_END);
+            }
+            AdminCommand::ShowUniqueJobs => {
+                for j in srv.jobs().unwrap_or_default() {
+                    admin::write_show_unique_line(out, &j.unique);
+                }
+                out.extend_from_slice(admin::LIST_END);
+            }
+            AdminCommand::ShowUnknown => out.extend_from_slice(admin::ERR_UNKNOWN_SHOW),
+            AdminCommand::MaxQueue { func: None, .. } => {
+                out.extend_from_slice(admin::ERR_MAXQUEUE_ARGS)
+            }
+            AdminCommand::MaxQueue {
+                func: Some(f),
+                sizes,
+            } => {
+                let lim = |v: i64| (v > 0).then_some(v as usize);
+                let limits = match sizes {
+                    MaxQueueSizes::Default => [None; 3],
+                    MaxQueueSizes::All(n) => [lim(n); 3],
+                    MaxQueueSizes::Each { high, normal, low } => [lim(high), lim(normal), lim(low)],
+                };
+                // An empty or oversized name cannot be a function: nothing to limit, as gearmand.
+                let _ = srv.set_max_queue(f, limits);
+                out.extend_from_slice(admin::OK_CRLF);
+            }
+            AdminCommand::CancelJob { handle: None } => {
+                out.extend_from_slice(admin::ERR_UNKNOWN_ERROR)
+            }
+            AdminCommand::CancelJob { handle: Some(h) } => match srv.cancel_job(h) {
+                Ok(()) => out.extend_from_slice(admin::OK_CRLF),
+                Err(_) => out.extend_from_slice(admin::ERR_UNKNOWN_JOB),
+            },
+            AdminCommand::CreateFunction { name: None }
+            | AdminCommand::DropFunction { name: None } => {
+                admin::write_invalid_arguments(out, admin::first_word(line))
+            }
+            AdminCommand::CreateFunction { name: Some(n) } => match srv.create_function(n) {
+                Ok(()) => out.extend_from_slice(admin::OK_CRLF),
+                Err(_) => admin::write_invalid_arguments(out, admin::first_word(line)),
+            },
+            AdminCommand::DropFunction { name: Some(n) } => match srv.drop_function(n) {
+                Ok(()) => out.extend_from_slice(admin::OK_CRLF),
+                Err(Error::FunctionInUse) => out.extend_from_slice(admin::ERR_FUNCTION_IN_USE),
+                Err(_) => out.extend_from_slice(admin::ERR_FUNCTION_NOT_FOUND),
+            },
+            AdminCommand::GetPid => admin::write_getpid(out, std::process::id()),
+            AdminCommand::Verbose => admin::write_verbose(out, self.net.config.verbose.as_bytes()),
+            AdminCommand::Version => admin::write_version(out, self.net.config.version.as_bytes()),
+            AdminCommand::Shutdown { graceful } => {
+                if !self.net.config.admin_shutdown {
+                    // What gearmand 1.1.20 answers: it has no such command.
+                    admin::write_unknown_command(out, admin::first_word(line));
+                } else if !self.local_peer {
+                    out.extend_from_slice(ERR_SHUTDOWN_REMOTE);
+                } else {
+                    out.extend_from_slice(admin::OK_CRLF);
+                    self.net.request_shutdown(graceful);
+                }
+            }
+            AdminCommand::Unknown { word } => admin::write_unknown_command(out, word),
+        }
+        Flow::Continue
+    }
+}
+
+/// `shutdown` from a peer that is neither loopback nor the unix socket.
+const ERR_SHUTDOWN_REMOTE: &[u8] =
+    b"ERR PERMISSION_DENIED shutdown+is+accepted+only+from+loopback+or+the+unix+socket\r\n";

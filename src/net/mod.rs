@@ -1,0 +1,458 @@
+//! The socket layer: TCP and unix-domain listeners whose connections speak the Gearman binary and
+//! admin protocols to a [`Server`]. Behind the `net` cargo feature; the core never depends on it.
+//!
+//! A [`Network`] owns a tokio runtime (started only when asked, with as many threads as asked)
+//! and any number of listeners, opened and closed while in-process clients and workers share the
+//! same core. Shutdown is graceful: stop accepting, let running jobs finish up to a deadline, then
+//! close every connection.
+
+mod conn;
+mod handler;
+
+use crate::core::{PeerInfo, Server};
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify};
+
+pub use conn::WRITE_HIGH_WATER;
+
+/// Severity of a log message the socket layer reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Something failed.
+    Error,
+    /// Something a peer did wrong.
+    Warning,
+    /// Listeners opened and closed.
+    Info,
+}
+
+/// Where log messages go. The library installs no global logger: the host decides.
+pub type LogSink = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
+
+/// TCP keepalive knobs (gearmand's `--keepalive*`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Keepalive {
+    /// Idle time before the first probe.
+    pub idle: Option<Duration>,
+    /// Time between probes.
+    pub interval: Option<Duration>,
+    /// Probes before the connection is dropped.
+    pub count: Option<u32>,
+}
+
+/// Socket-layer settings.
+#[derive(Clone)]
+pub struct NetConfig {
+    /// Largest packet accepted; a header that declares more gets an ERROR and the connection is
+    /// closed before anything is allocated. Default 64 MiB.
+    pub max_packet: u32,
+    /// Runtime threads: 0 or 1 = one I/O thread (gearmand's `--threads=0` shape), N = N threads.
+    pub threads: usize,
+    /// Listen backlog.
+    pub backlog: i32,
+    /// TCP keepalive on accepted connections, if set.
+    pub keepalive: Option<Keepalive>,
+    /// Enables the admin `shutdown` command (loopback and unix-socket peers only).
+    pub admin_shutdown: bool,
+    /// What `verbose` answers.
+    pub verbose: String,
+    /// What `version` answers.
+    pub version: String,
+    /// Log sink; `None` = silent.
+    pub log: Option<LogSink>,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            max_packet: crate::protocol::packet::DEFAULT_MAX_PACKET,
+            threads: 1,
+            backlog: 1024,
+            keepalive: None,
+            admin_shutdown: false,
+            verbose: "ERROR".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            log: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for NetConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetConfig")
+            .field("max_packet", &self.max_packet)
+            .field("threads", &self.threads)
+            .field("admin_shutdown", &self.admin_shutdown)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A shutdown the admin `shutdown` command asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShutdownRequest {
+    /// `shutdown`: stop now.
+    Immediate,
+    /// `shutdown graceful`: stop accepting, let running jobs finish.
+    Graceful,
+}
+
+pub(crate) struct NetShared {
+    config: NetConfig,
+    /// `true` closes every connection.
+    close_tx: watch::Sender<bool>,
+    requested: watch::Sender<Option<ShutdownRequest>>,
+    connections: AtomicUsize,
+    conn_done: Notify,
+}
+
+impl NetShared {
+    fn log(&self, level: LogLevel, msg: &str) {
+        if let Some(l) = &self.config.log {
+            l(level, msg);
+        }
+    }
+    fn request_shutdown(&self, graceful: bool) {
+        let r = if graceful {
+            ShutdownRequest::Graceful
+        } else {
+            ShutdownRequest::Immediate
+        };
+        self.requested.send_replace(Some(r));
+    }
+}
+
+/// Identifies a listener of a [`Network`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ListenerId(u64);
+
+struct ListenerEntry {
+    stop: Arc<Notify>,
+    task: tokio::task::JoinHandle<()>,
+    unix_path: Option<PathBuf>,
+}
+
+/// A running socket layer over one [`Server`].
+pub struct Network {
+    server: Server,
+    rt: Option<tokio::runtime::Runtime>,
+    shared: Arc<NetShared>,
+    listeners: Mutex<HashMap<u64, ListenerEntry>>,
+    next_id: AtomicU64,
+}
+
+impl std::fmt::Debug for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Network")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Network {
+    /// Starts the runtime threads (nothing listens yet).
+    pub fn start(server: Server, config: NetConfig) -> io::Result<Network> {
+        let rt = if config.threads <= 1 {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("gearlet-io")
+                .enable_all()
+                .build()?
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(config.threads)
+                .thread_name("gearlet-io")
+                .enable_all()
+                .build()?
+        };
+        let (close_tx, _) = watch::channel(false);
+        let (requested, _) = watch::channel(None);
+        Ok(Network {
+            server,
+            rt: Some(rt),
+            shared: Arc::new(NetShared {
+                config,
+                close_tx,
+                requested,
+                connections: AtomicUsize::new(0),
+                conn_done: Notify::new(),
+            }),
+            listeners: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    fn rt(&self) -> &tokio::runtime::Runtime {
+        self.rt.as_ref().expect("runtime lives until drop")
+    }
+
+    /// The core this network serves.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// Listens on a TCP address (IPv4 or IPv6; port 0 picks one). Returns the listener and the
+    /// address actually bound.
+    pub fn listen_tcp(&self, addr: SocketAddr) -> io::Result<(ListenerId, SocketAddr)> {
+        let sock = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )?;
+        sock.set_reuse_address(true)?;
+        if addr.is_ipv6() {
+            sock.set_only_v6(true)?;
+        }
+        sock.set_nonblocking(true)?;
+        sock.bind(&addr.into())?;
+        sock.listen(self.shared.config.backlog)?;
+        let std_listener: std::net::TcpListener = sock.into();
+        let local = std_listener.local_addr()?;
+        let _guard = self.rt().enter();
+        let listener = tokio::net::TcpListener::from_std(std_listener)?;
+        let id = self.spawn_listener(Accept::Tcp(listener), None);
+        self.shared
+            .log(LogLevel::Info, &format!("listening on {local}"));
+        Ok((id, local))
+    }
+
+    /// Listens on a unix-domain socket at `path`, with permissions `mode` if given (e.g. 0o660).
+    /// A stale socket file (nobody accepting on it) is replaced; a live one is an error, and so is
+    /// any file that is not a socket.
+    pub fn listen_unix(&self, path: &Path, mode: Option<u32>) -> io::Result<ListenerId> {
+        use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            if !meta.file_type().is_socket() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "path exists and is not a socket",
+                ));
+            }
+            match std::os::unix::net::UnixStream::connect(path) {
+                Ok(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AddrInUse,
+                        "a server is listening on this socket",
+                    ))
+                }
+                Err(_) => std::fs::remove_file(path)?,
+            }
+        }
+        let std_listener = std::os::unix::net::UnixListener::bind(path)?;
+        std_listener.set_nonblocking(true)?;
+        if let Some(m) = mode {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(m))?;
+        }
+        let _guard = self.rt().enter();
+        let listener = tokio::net::UnixListener::from_std(std_listener)?;
+        let id = self.spawn_listener(Accept::Unix(listener), Some(path.to_path_buf()));
+        self.shared.log(
+            LogLevel::Info,
+            &format!("listening on unix:{}", path.display()),
+        );
+        Ok(id)
+    }
+
+    fn spawn_listener(&self, accept: Accept, unix_path: Option<PathBuf>) -> ListenerId {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let stop = Arc::new(Notify::new());
+        let task = self.rt().spawn(accept_loop(
+            accept,
+            self.server.clone(),
+            self.shared.clone(),
+            stop.clone(),
+        ));
+        self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                id,
+                ListenerEntry {
+                    stop,
+                    task,
+                    unix_path,
+                },
+            );
+        ListenerId(id)
+    }
+
+    /// Stops accepting on one listener (its connections stay). Removes a unix socket file.
+    pub fn close_listener(&self, id: ListenerId) -> bool {
+        let entry = self
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id.0);
+        match entry {
+            Some(e) => {
+                Self::stop_entry(e);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn stop_entry(e: ListenerEntry) {
+        e.stop.notify_one();
+        e.task.abort();
+        if let Some(p) = e.unix_path {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    /// Open connections.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// Waits until an admin `shutdown` arrives (only possible when enabled) or `timeout` passes.
+    pub fn wait_shutdown_request(&self, timeout: Duration) -> Option<ShutdownRequest> {
+        let mut rx = self.shared.requested.subscribe();
+        self.rt().block_on(async {
+            let _ = tokio::time::timeout(timeout, rx.wait_for(|r| r.is_some())).await;
+        });
+        let r = *rx.borrow();
+        r
+    }
+
+    /// A receiver that changes when an admin `shutdown` is requested (for async hosts).
+    pub fn shutdown_requests(&self) -> watch::Receiver<Option<ShutdownRequest>> {
+        self.shared.requested.subscribe()
+    }
+
+    /// Graceful stop: stop accepting, wait until no job is running (up to `deadline`), then close
+    /// every connection and wait for their tasks to end.
+    pub fn shutdown(mut self, deadline: Duration) {
+        self.stop(deadline);
+    }
+
+    fn stop(&mut self, deadline: Duration) {
+        let entries: Vec<ListenerEntry> = self
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .map(|(_, e)| e)
+            .collect();
+        for e in entries {
+            Self::stop_entry(e);
+        }
+        let until = Instant::now() + deadline;
+        while Instant::now() < until {
+            let running: usize = self
+                .server
+                .status()
+                .map(|v| v.iter().map(|f| f.running).sum())
+                .unwrap_or(0);
+            if running == 0 {
+                break;
+            }
+            // Poll the core's counters; jobs finish on connection tasks that keep running meanwhile.
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.shared.close_tx.send_replace(true);
+        if let Some(rt) = self.rt.take() {
+            let shared = self.shared.clone();
+            rt.block_on(async move {
+                let wait = async {
+                    while shared.connections.load(Ordering::SeqCst) > 0 {
+                        let n = shared.conn_done.notified();
+                        if shared.connections.load(Ordering::SeqCst) == 0 {
+                            break;
+                        }
+                        n.await;
+                    }
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(5), wait).await;
+            });
+            rt.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        if self.rt.is_some() {
+            self.stop(Duration::ZERO);
+        }
+    }
+}
+
+enum Accept {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
+async fn accept_loop(accept: Accept, server: Server, net: Arc<NetShared>, stop: Arc<Notify>) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.notified() => return,
+            r = async {
+                match &accept {
+                    Accept::Tcp(l) => l.accept().await.map(|(s, a)| (conn::Stream::Tcp(s), Some(a))),
+                    Accept::Unix(l) => l.accept().await.map(|(s, _)| (conn::Stream::Unix(s), None)),
+                }
+            } => r,
+        };
+        let (stream, addr) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning on the error.
+                net.log(LogLevel::Error, &format!("accept failed: {e}"));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        use std::os::fd::AsRawFd;
+        let (fd, peer, local_peer) = match &stream {
+            conn::Stream::Tcp(s) => {
+                let _ = s.set_nodelay(true);
+                if let Some(k) = net.config.keepalive {
+                    let mut ka = socket2::TcpKeepalive::new();
+                    if let Some(t) = k.idle {
+                        ka = ka.with_time(t);
+                    }
+                    if let Some(t) = k.interval {
+                        ka = ka.with_interval(t);
+                    }
+                    if let Some(c) = k.count {
+                        ka = ka.with_retries(c);
+                    }
+                    let _ = socket2::SockRef::from(s).set_tcp_keepalive(&ka);
+                }
+                let ip = addr.map(|a| a.ip());
+                (
+                    s.as_raw_fd(),
+                    ip.map(|i| i.to_string()).unwrap_or_default(),
+                    ip.is_some_and(|i| i.is_loopback()),
+                )
+            }
+            conn::Stream::Unix(s) => (s.as_raw_fd(), "unix".to_string(), true),
+        };
+        let session = match server.session(PeerInfo {
+            fd: fd.into(),
+            addr: peer,
+        }) {
+            Ok(s) => s,
+            Err(_) => return,
+        };
+        let c = handler::Conn {
+            server: server.clone(),
+            session,
+            net: net.clone(),
+            local_peer,
+        };
+        net.connections.fetch_add(1, Ordering::SeqCst);
+        let net2 = net.clone();
+        tokio::spawn(async move {
+            conn::run(stream, c, net2.clone()).await;
+            net2.connections.fetch_sub(1, Ordering::SeqCst);
+            net2.conn_done.notify_waiters();
+        });
+    }
+}
