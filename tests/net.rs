@@ -106,7 +106,7 @@ impl<S: Peer> C<S> {
     }
     fn closed(&mut self) -> bool {
         let mut b = [0u8; 1];
-        matches!(self.0.read(&mut b), Ok(0)) || matches!(self.0.read(&mut b), Err(_))
+        !matches!(self.0.read(&mut b), Ok(n) if n > 0)
     }
 }
 
@@ -260,6 +260,15 @@ fn priorities_epoch_and_sched_submissions() {
     w.expect(NO_JOB, &[]);
     assert_eq!(c.admin("status\n", true), "f\t4\t3\t1\n.\n");
     assert_eq!(c.admin("prioritystatus\n", true), "f\t0\t0\t0\t1\n.\n");
+    // Foreground high and low.
+    c.req(SUBMIT_JOB_LOW, &[b"g", b"", b"fl"]);
+    c.req(SUBMIT_JOB_HIGH, &[b"g", b"", b"fh"]);
+    c.expect(JOB_CREATED, &[b"H:t:6"]);
+    c.expect(JOB_CREATED, &[b"H:t:7"]);
+    assert_eq!(
+        c.admin("prioritystatus\n", true),
+        "f\t0\t0\t0\t1\ng\t1\t0\t1\t0\n.\n"
+    );
     drop(n);
 }
 
@@ -421,7 +430,7 @@ fn admin_commands_byte_for_byte() {
     );
     assert_eq!(a.admin("drop function fy\n", false), "OK\r\n");
     assert_eq!(
-        a.admin(&format!("getpid\n"), false),
+        a.admin("getpid\n", false),
         format!("OK {}\n", std::process::id())
     );
     assert_eq!(a.admin("verbose\n", false), "OK ERROR\n");
