@@ -224,3 +224,45 @@ def run(argv, timeout=20, **kw):
     """Run a command to completion with a timeout; returns CompletedProcess."""
     kw.setdefault("stdin", subprocess.DEVNULL)
     return subprocess.run(argv, capture_output=True, timeout=timeout, **kw)
+
+
+class LineReader:
+    """Read lines from a subprocess pipe with a deadline (select on the fd; never blocks forever)."""
+
+    def __init__(self, pipe):
+        self.fd = pipe.fileno()
+        self.buf = b""
+        self.lines = []
+
+    def _more(self, deadline):
+        import select
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        r, _, _ = select.select([self.fd], [], [], remaining)
+        if not r:
+            return False
+        chunk = os.read(self.fd, 65536)
+        if not chunk:
+            return False
+        self.buf += chunk
+        return True
+
+    def wait_for(self, needle, timeout=10.0):
+        """Return the first line containing ``needle`` (bytes or str); fail after ``timeout``."""
+        needle = needle.encode() if isinstance(needle, str) else needle
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\n" in self.buf:
+                line, self.buf = self.buf.split(b"\n", 1)
+                self.lines.append(line)
+                if needle in line:
+                    return line.decode(errors="replace")
+            if not self._more(deadline):
+                raise AssertionError(
+                    f"no line with {needle!r} within {timeout}s; got {self.lines!r} {self.buf!r}")
+
+
+def wait_workers(server, func, count=1, timeout=10.0):
+    """Poll `status` (bounded) until ``func`` has at least ``count`` registered workers."""
+    gearproto.wait_status(server.address, func, lambda st: st[2] >= count, timeout=timeout)
