@@ -73,9 +73,15 @@ def line(conn, *parts, only=None):
 
 
 def recv(conn, *expect, save=None, only=None, timeout=None):
-    """Read one packet. expect = (NAME, arg, ...) in normalised form; save = var for arg 0."""
+    """Read one packet. expect = (NAME, arg, ...) in normalised form; save = var for arg 0
+    (the raw args list is saved too, as ``<save>.args``)."""
     return Step("recv", conn, expect=tuple(expect) if expect else None, save=save, only=only,
                 timeout=timeout)
+
+
+def check(pred, what, only=None):
+    """Assert pred(saved_vars) for a relation between observations (e.g. 'not the same function')."""
+    return Step("check", args=(what,), check=pred, only=only)
 
 
 def reply(conn, expect=None, norm="exact", only=None):
@@ -246,6 +252,7 @@ def run(scenario, server, kind):
                     raise AssertionError(f"{where}: {e}") from None
                 if st.save:
                     saved[st.save] = args[0]
+                    saved[st.save + ".args"] = args
                 obs = norm.packet(name, args)
                 if st.expect is not None:
                     exp = _exp_packet(st.expect)
@@ -294,6 +301,8 @@ def run(scenario, server, kind):
                         f"{where}: status of {func} never became {want}; "
                         f"last {server.status().get(func)}") from None
                 obs = ("status", func, want)
+            elif st.op == "check":
+                assert st.check(saved), f"{where}: {st.args[0]} ({saved!r})"
             elif st.op == "mark":
                 t0 = time.monotonic()
             elif st.op == "elapsed":

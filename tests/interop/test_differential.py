@@ -18,7 +18,7 @@ import pytest
 
 import scenario as sc
 from conftest import launch, standin_active
-from scenario import (ANY, Scenario, V, admin, alive, barrier, close, closed, dribble, elapsed,
+from scenario import (ANY, Scenario, V, admin, alive, barrier, check, close, closed, dribble, elapsed,
                       line, listing, mark, quiet, raw, recv, reply, send, wait_status)
 from gearproto import req, res
 
@@ -299,6 +299,44 @@ SCENARIOS = [
         closed("c", only="gearlet"),
         alive(),
     ], deviation="§4.7 maximum packet size"),
+    # §4.7 (and §2 #37): SUBMIT_REDUCE_JOB in the 3-field form of the protocol document stalls a
+    # gearmand connection and then desynchronises it; gearlet answers ERROR and stays in sync.
+    Scenario("submit_reduce_job_three_field_form", [
+        send("c", "SUBMIT_REDUCE_JOB", "r3", "u", "payload"),
+        quiet("c", only="gearmand"),
+        send("c", "ECHO_REQ", "after"),
+        closed("c", only="gearmand"),
+        recv("c", "ERROR", ANY, ANY, only="gearlet"),
+        recv("c", "ECHO_RES", "after", only="gearlet"),
+        alive(),
+    ], deviation="§4.7 too few NUL separators is an ERROR, never a desync"),
+    # §4.4: priority is global across a worker's functions in gearlet (gearmand 1.1.20 takes the
+    # worker's most recently registered function that has a job, then the best priority in it).
+    Scenario("priority_global_across_functions", [
+        send("c", "SUBMIT_JOB_HIGH_BG", "pa", "", "a-high"), recv("c", "JOB_CREATED", "H1"),
+        send("c", "SUBMIT_JOB_LOW_BG", "pb", "", "b-low"), recv("c", "JOB_CREATED", "H2"),
+        send("w", "CAN_DO", "pa"), send("w", "CAN_DO", "pb"),
+        send("w", "GRAB_JOB"),
+        recv("w", "JOB_ASSIGN", "H2", "pb", "b-low", only="gearmand"),
+        recv("w", "JOB_ASSIGN", "H1", "pa", "a-high", only="gearlet"),
+    ], deviation="§4.4 priority global across a worker's functions"),
+    # §4.4: within one priority a worker's functions are served round-robin in gearlet; gearmand
+    # 1.1.20 drains the most recently registered function first.
+    Scenario("round_robin_between_functions", [
+        send("c", "SUBMIT_JOB_BG", "ra", "", "a1"), recv("c", "JOB_CREATED", "H1"),
+        send("c", "SUBMIT_JOB_BG", "ra", "", "a2"), recv("c", "JOB_CREATED", "H2"),
+        send("c", "SUBMIT_JOB_BG", "rb", "", "b1"), recv("c", "JOB_CREATED", "H3"),
+        send("c", "SUBMIT_JOB_BG", "rb", "", "b2"), recv("c", "JOB_CREATED", "H4"),
+        send("w", "CAN_DO", "ra"), send("w", "CAN_DO", "rb"),
+        send("w", "GRAB_JOB"), recv("w", "JOB_ASSIGN", ANY, ANY, ANY, save="j1"),
+        send("w", "GRAB_JOB"), recv("w", "JOB_ASSIGN", ANY, ANY, ANY, save="j2"),
+        send("w", "GRAB_JOB"), recv("w", "JOB_ASSIGN", ANY, ANY, ANY, save="j3"),
+        check(lambda v: [v[f"j{i}.args"][2] for i in (1, 2, 3)] == [b"b1", b"b2", b"a1"],
+              "gearmand drains rb first", only="gearmand"),
+        check(lambda v: v["j1.args"][1] != v["j2.args"][1] != v["j3.args"][1]
+              and v["j1.args"][2][-1:] == b"1" and v["j3.args"][2][-1:] == b"2",
+              "functions alternate, FIFO within each", only="gearlet"),
+    ], deviation="§4.4 round-robin between a worker's functions"),
     Scenario("can_do_timeout_1000ms_requeues", [
         send("c", "SUBMIT_JOB", "ct", "", "x"), recv("c", "JOB_CREATED", "H1"),
         send("w", "CAN_DO_TIMEOUT", "ct", "1000"), send("w", "GRAB_JOB"),
