@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what tests/interop needs on a bare Debian 12 machine. Idempotent, non-interactive;
+# run as root. python3 may be a pyenv interpreter first on PATH: pip goes through `python3 -m pip`
+# so the packages land in the interpreter that runs pytest.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+need_apt=0
+for bin in /usr/sbin/gearmand gearman gearadmin php perl; do
+    command -v "$bin" >/dev/null 2>&1 || need_apt=1
+done
+php -m 2>/dev/null | grep -qx gearman || need_apt=1
+perl -MGearman::Client -MGearman::Worker -e1 2>/dev/null || need_apt=1
+python3 -m pip --version >/dev/null 2>&1 || need_apt=1
+
+if [ "$need_apt" = 1 ]; then
+    apt-get update
+    # gearman-job-server: gearmand 1.1.20 (the reference); gearman-tools: gearman + gearadmin CLIs;
+    # php-gearman: pecl gearman for php-cli; libgearman-client-perl: Gearman::Client/Worker.
+    apt-get install -y --no-install-recommends \
+        gearman-job-server gearman-tools php-cli php-gearman libgearman-client-perl \
+        python3-pip ca-certificates
+fi
+
+# The Debian package may start a gearmand service on 127.0.0.1:4730; the tests never use that
+# port (each test starts its own servers on free ports).
+
+# Debian's own python3 refuses `pip install` into the system (PEP 668): allow it there only.
+pip_flags=()
+if python3 -m pip install --help 2>/dev/null | grep -q -- --break-system-packages; then
+    if python3 -c 'import sys; sys.exit(0 if sys.prefix.startswith("/usr") else 1)'; then
+        pip_flags+=(--break-system-packages)
+    fi
+fi
+python3 -m pip install --quiet --disable-pip-version-check "${pip_flags[@]}" pytest gear cffi
+
+python3 -c 'import pytest, gear, cffi' 
+php -r 'exit(class_exists("GearmanClient") ? 0 : 1);'
+perl -MGearman::Client -MGearman::Worker -e1
+/usr/sbin/gearmand --version
+echo "interop test dependencies installed"
