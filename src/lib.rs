@@ -13,3 +13,8 @@ pub mod protocol;
 pub(crate) mod sync;
 
 pub use crate::core::{Client, Config, Error, JobHandle, Priority, Server, Worker, WorkerJob};
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -598,6 +598,7 @@ fn cancel_removes_at_once_and_fails_the_client() {
 
 #[test]
 fn maxqueue_limits_per_priority_also_before_the_function_exists() {
+    // As gearmand: a priority's limit is compared with all the jobs the function holds.
     let s = server();
     s.set_max_queue(b"f", [Some(1), Some(2), None]).unwrap();
     let c = s.client().unwrap();
@@ -617,8 +618,11 @@ fn maxqueue_limits_per_priority_also_before_the_function_exists() {
         Error::QueueFull
     );
     c.submit_background("f", "").unwrap();
-    c.submit_background("f", "").unwrap();
-    assert_eq!(c.submit_background("f", "").unwrap_err(), Error::QueueFull);
+    assert_eq!(
+        c.submit_background("f", "").unwrap_err(),
+        Error::QueueFull,
+        "2 jobs in all"
+    );
     for _ in 0..5 {
         c.submit_job(
             SubmitRequest::new("f", "")
@@ -628,7 +632,9 @@ fn maxqueue_limits_per_priority_also_before_the_function_exists() {
         .unwrap();
     }
     let st = &s.status().unwrap()[0];
-    assert_eq!(st.queued, [1, 2, 5]);
+    assert_eq!(st.queued, [1, 1, 5]);
+    s.set_max_queue(b"f", [None; 3]).unwrap();
+    c.submit_background("f", "").unwrap();
 }
 
 #[test]

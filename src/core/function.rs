@@ -149,9 +149,11 @@ impl FuncState {
         }
     }
 
-    /// Whether a submission of priority `p` is over this function's `maxqueue`.
+    /// Whether a submission of priority `p` is over this function's `maxqueue`. As in gearmand,
+    /// the limit for a priority is compared with every job the function holds (all priorities,
+    /// running ones included), so `maxqueue f 10` caps the function at 10 jobs.
     pub fn is_full(&self, p: Priority) -> bool {
         let max = self.max_queue[p.index()];
-        max > 0 && self.queued[p.index()] >= max
+        max > 0 && self.total() >= max
     }
 }

@@ -341,13 +341,10 @@ impl Conn {
                     WorkEvent::Exception(d) => {
                         p::encode_work(out, PacketType::WorkException, &h, d)
                     }
-                    // gearmand relays a converted exception as `HANDLE\0` (seen on 1.1.20).
-                    WorkEvent::Fail {
-                        from_exception: true,
-                    } => p::encode(out, p::Magic::Res, PacketType::WorkFail, &[&h, b""]),
-                    WorkEvent::Fail {
-                        from_exception: false,
-                    } => p::encode_work_fail(out, &h),
+                    // gearmand relays a converted exception as `HANDLE\0` (seen on 1.1.20), which
+                    // Perl's Gearman::Client cannot match to its task; the plain handle works for
+                    // every client, libgearman included.
+                    WorkEvent::Fail { .. } => p::encode_work_fail(out, &h),
                 }
             }
         }

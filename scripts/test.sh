@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test of gearlet. On a bare Debian machine with the Rust toolchain it first installs
+# what the tests need (gearmand, the gearman CLI, PHP with pecl gearman, Perl and Python Gearman
+# libraries): see scripts/install-test-deps.sh. Run as root (apt-get).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "test dependencies"
+scripts/install-test-deps.sh
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+
+step "unit, core, socket and doc tests"
+cargo test
+
+step "core without the socket layer"
+cargo test --no-default-features --lib --test core
+
+step "real peers: gearmand side by side, gearman CLI, PHP, Python, Perl"
+cargo build --release --bin gearlet
+GEARLET_BIN="$PWD/target/release/gearlet" python3 -m pytest tests/interop -q
+
+step "loom models"
+.ci/loom.sh
