@@ -813,3 +813,27 @@ fn many_jobs_threads_all_complete() {
     let total: usize = workers.into_iter().map(|t| t.join().unwrap()).sum();
     assert_eq!(total, n);
 }
+
+#[test]
+fn a_woken_worker_that_leaves_hands_its_wake_up_on() {
+    let s = server();
+    let a = session(&s);
+    let b = session(&s);
+    for w in [&a, &b] {
+        w.can_do(b"f", None).unwrap();
+        w.pre_sleep().unwrap();
+    }
+    s.client().unwrap().submit_background("f", "x").unwrap();
+    let (woken, other) = if noop_pending(&a) == 1 {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    drop(woken);
+    assert_eq!(
+        noop_pending(&other),
+        1,
+        "the job is not left with every worker asleep"
+    );
+    assert!(other.grab().unwrap().is_some());
+}

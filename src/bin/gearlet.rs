@@ -24,15 +24,15 @@ struct Args {
     /// Address to listen on; repeatable. Default: 127.0.0.1 only (gearmand listens on all).
     #[arg(short = 'L', long = "listen")]
     listen: Vec<String>,
-    /// I/O threads (0 = one).
-    #[arg(short = 't', long, default_value_t = 4)]
-    threads: usize,
+    /// I/O threads (0 = one). Default: the number of CPUs, at most 4.
+    #[arg(short = 't', long)]
+    threads: Option<usize>,
     /// Fail a job after it was handed to workers this many times and every attempt was lost
     /// (0 = retry forever).
     #[arg(short = 'j', long = "job-retries", default_value_t = 0)]
     job_retries: u32,
-    /// Sleeping workers to wake per new job (0 = all).
-    #[arg(short = 'w', long = "worker-wakeup", default_value_t = 0)]
+    /// Sleeping workers to wake per new job (0 = all, gearmand's default; gearlet's is 1).
+    #[arg(short = 'w', long = "worker-wakeup", default_value_t = 1)]
     worker_wakeup: usize,
     /// Job handle prefix (default H:<hostname>).
     #[arg(long = "job-handle-prefix")]
@@ -88,6 +88,10 @@ struct Args {
     /// Enable the admin `shutdown [graceful]` command (loopback and unix peers only).
     #[arg(long = "admin-shutdown")]
     admin_shutdown: bool,
+    /// Milliseconds a GRAB_JOB that finds nothing waits for a job before answering NO_JOB
+    /// (0 = answer at once, as gearmand).
+    #[arg(long = "grab-hold-ms", default_value_t = 2)]
+    grab_hold_ms: u64,
     /// How long a graceful stop (SIGTERM, SIGINT, `shutdown graceful`) waits for running jobs.
     #[arg(long = "shutdown-timeout", default_value_t = 30)]
     shutdown_timeout: u64,
@@ -215,7 +219,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     });
     let net_config = NetConfig {
         max_packet: args.max_packet_size,
-        threads: args.threads.max(1),
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)))
+            .max(1),
         backlog: args.backlog,
         keepalive: args.keepalive.then_some(Keepalive {
             idle: Some(Duration::from_secs(args.keepalive_idle)),
@@ -226,6 +233,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         verbose: verbose.clone(),
         version: env!("CARGO_PKG_VERSION").into(),
         log: Some(sink),
+        grab_hold: Duration::from_millis(args.grab_hold_ms),
     };
     let server = Server::new(config);
     let network = Network::start(server, net_config)?;

@@ -21,7 +21,10 @@ pub struct Config {
     /// A job is handed to a worker at most this many times; when the last attempt is lost (the
     /// worker went away or its ability timed out) the job fails. 0 = no limit (gearmand's default).
     pub job_retries: u32,
-    /// How many sleeping workers one new job wakes. 0 = all of them (gearmand's default).
+    /// How many sleeping workers one new job wakes. 0 = all of them (gearmand's default, a
+    /// thundering herd: every woken worker but one answers NO_JOB and sleeps again). The default
+    /// is 1, which is enough: a job is only ever waiting with everyone asleep if its one woken
+    /// worker vanished, and a worker leaving hands its wake-up on (see `forget_ability`).
     pub worker_wakeup: usize,
     /// Whether sessions start with the `exceptions` option on (gearmand's `--exceptions`). When off
     /// (the default), a client sees WORK_EXCEPTION only after it sent OPTION_REQ `exceptions`.
@@ -45,7 +48,7 @@ impl Default for Config {
         Config {
             handle_prefix: format!("H:{}", crate::core::sys::hostname()),
             job_retries: 0,
-            worker_wakeup: 0,
+            worker_wakeup: 1,
             exceptions_default: false,
             max_workload: DEFAULT_MAX_WORKLOAD,
             require_worker: false,

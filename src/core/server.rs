@@ -648,21 +648,30 @@ impl Inner {
         let mut w = s.worker.lock();
         if let Some(i) = w.abilities.iter().position(|a| &*a.func.name == name) {
             let a = w.abilities.remove(i);
-            Self::forget_ability(s, &a.func);
+            self.forget_ability(s, &a.func);
         }
     }
 
     pub(crate) fn reset_abilities(&self, s: &Arc<SessionShared>) {
         let abilities = std::mem::take(&mut s.worker.lock().abilities);
         for a in abilities {
-            Self::forget_ability(s, &a.func);
+            self.forget_ability(s, &a.func);
         }
     }
 
-    fn forget_ability(s: &Arc<SessionShared>, f: &Function) {
-        let mut st = f.state.lock();
-        st.workers -= 1;
-        st.sleepers.retain(|x| !Arc::ptr_eq(x, s));
+    /// Removes one ability. If jobs are waiting, another sleeper is woken: this worker may have
+    /// been the one a job woke, and it will never grab it now.
+    fn forget_ability(&self, s: &Arc<SessionShared>, f: &Function) {
+        let mut wakers = Vec::new();
+        {
+            let mut st = f.state.lock();
+            st.workers -= 1;
+            st.sleepers.retain(|x| !Arc::ptr_eq(x, s));
+            if st.queued_total() > 0 {
+                self.wake_sleepers(&mut st, &mut wakers);
+            }
+        }
+        wake_all(wakers);
     }
 
     pub(crate) fn grab(&self, s: &Arc<SessionShared>) -> Option<Arc<Job>> {
@@ -944,7 +953,7 @@ impl Inner {
             )
         };
         for a in abilities {
-            Self::forget_ability(s, &a.func);
+            self.forget_ability(s, &a.func);
         }
         for job in held {
             self.requeue_or_fail(s, &job);

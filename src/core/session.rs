@@ -166,6 +166,12 @@ impl Session {
         self.shared.exceptions.store(on, Ordering::Relaxed);
     }
 
+    /// Ends a sleep that nobody woke yet. Returns true if it was still asleep (no NOOP is coming);
+    /// false if a wake-up already happened, whose one NOOP is in the mailbox or on its way.
+    pub fn cancel_sleep(&self) -> bool {
+        self.shared.sleeping.swap(false, Ordering::AcqRel)
+    }
+
     /// Takes the next event without waiting.
     pub fn try_event(&self) -> Result<Option<Event>> {
         self.check()?;

@@ -1,12 +1,15 @@
 //! The connection task: read frames, answer them, relay core events, write, with bounded buffers.
 
-use super::handler::{Conn, Flow};
+use super::handler::{Conn, Flow, GrabKind};
 use super::{LogLevel, NetShared};
 use crate::core::Event;
 use crate::protocol::packet::{self as p, Check};
 use std::io;
+use std::io::Read;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Instant;
+use tokio::io::Interest;
 use tokio::net::{TcpStream, UnixStream};
 
 /// Read granularity: one syscall takes up to this much of a pipelined burst.
@@ -27,10 +30,33 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
-    fn try_read(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+    /// Reads what is there into `out` (through `tmp`). A read shorter than `tmp` drained the
+    /// socket, so it is reported to tokio as WouldBlock, which clears the readiness now instead
+    /// of after one more `read` that would only return EAGAIN: one syscall less per request on a
+    /// request/response connection. Safe with edge-triggered epoll: data that arrives later sets
+    /// readiness again, and tokio does not clear readiness that changed since it was observed.
+    /// Progress is seen in `out`'s length; `Ok(0)` is end of stream.
+    fn try_read(&self, tmp: &mut [u8], out: &mut Vec<u8>) -> io::Result<usize> {
+        fn read_short(
+            sock: socket2::SockRef<'_>,
+            tmp: &mut [u8],
+            out: &mut Vec<u8>,
+        ) -> io::Result<usize> {
+            let n = (&*sock).read(tmp)?;
+            out.extend_from_slice(&tmp[..n]);
+            if n > 0 && n < tmp.len() {
+                Err(io::ErrorKind::WouldBlock.into())
+            } else {
+                Ok(n)
+            }
+        }
         match self {
-            Stream::Tcp(s) => s.try_read_buf(buf),
-            Stream::Unix(s) => s.try_read_buf(buf),
+            Stream::Tcp(s) => s.try_io(Interest::READABLE, || {
+                read_short(socket2::SockRef::from(s), tmp, out)
+            }),
+            Stream::Unix(s) => s.try_io(Interest::READABLE, || {
+                read_short(socket2::SockRef::from(s), tmp, out)
+            }),
         }
     }
     fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
@@ -53,6 +79,13 @@ impl Stream {
     }
 }
 
+thread_local! {
+    /// Scratch for reads, one per runtime thread rather than 64 KiB per connection; a copy into
+    /// the connection's buffer costs less than zeroing spare capacity on every read. Never held
+    /// across an await.
+    static READ_SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; READ_CHUNK]);
+}
+
 /// Runs one connection until the peer closes, a protocol error closes it, or the server stops.
 pub(crate) async fn run(stream: Stream, conn: Conn, net: Arc<NetShared>) {
     let mut close_rx = net.close_tx.subscribe();
@@ -63,16 +96,66 @@ pub(crate) async fn run(stream: Stream, conn: Conn, net: Arc<NetShared>) {
     let mut closing = false;
     let mut eof = false;
     let max_packet = net.config.max_packet;
+    // A GRAB being held (see `NetConfig::grab_hold`): its form, its deadline, and whether the
+    // NOOP of the internal sleep was already taken.
+    let mut parked: Option<(GrabKind, Instant, bool)> = None;
+    // NOOPs of internal sleeps still on their way, to be dropped rather than sent to a worker
+    // that is not asleep.
+    let mut stale_noops = 0u32;
+    // The last hold ended without a job: answer GRABs at once until one gets a job.
+    let mut idle = false;
     loop {
+        // 0. A held GRAB is answered first: a job, or NO_JOB once the hold is over.
+        if let Some((kind, until, noop_taken)) = parked {
+            let answered = match conn.grab(kind, &mut wbuf) {
+                Ok(true) => true,
+                Ok(false) if Instant::now() >= until => {
+                    p::encode_no_job(&mut wbuf);
+                    idle = true;
+                    true
+                }
+                Ok(false) => false,
+                Err(_) => return,
+            };
+            if answered {
+                parked = None;
+                if !conn.session.cancel_sleep() && !noop_taken {
+                    // Someone woke the internal sleep and its NOOP has not arrived yet.
+                    stale_noops += 1;
+                }
+            } else if noop_taken {
+                // Woken, but another worker took the job: sleep again, or no later job would
+                // wake this one before the hold ends.
+                if conn.session.pre_sleep().is_err() {
+                    return;
+                }
+                parked = Some((kind, until, false));
+            }
+        }
         // 1. Answer every whole frame in the read buffer.
-        while !closing && wbuf.len() < WRITE_HIGH_WATER {
+        while parked.is_none() && !closing && wbuf.len() < WRITE_HIGH_WATER {
             let buf = &rbuf[start..];
             match p::check(buf, max_packet) {
                 Check::Incomplete => break,
                 Check::Packet { total_len } => {
                     if let Some(raw) = p::parse_raw(&buf[..total_len]) {
-                        if conn.packet(&raw, &mut wbuf) == Flow::Close {
-                            closing = true;
+                        match conn.packet(&raw, &mut wbuf) {
+                            Flow::Continue => {}
+                            Flow::Assigned => idle = false,
+                            Flow::Close => closing = true,
+                            // A worker that pipelines (more requests already here) is answered
+                            // at once: holding would stall everything behind this GRAB. So is one
+                            // whose last hold ran out: it is idle, not between two jobs.
+                            Flow::Park(_) if total_len < buf.len() || idle => {
+                                p::encode_no_job(&mut wbuf)
+                            }
+                            Flow::Park(kind) => {
+                                // Sleep on the worker's behalf: the next job for it wakes us.
+                                if conn.session.pre_sleep().is_err() {
+                                    return;
+                                }
+                                parked = Some((kind, Instant::now() + net.config.grab_hold, false));
+                            }
                         }
                     }
                     start += total_len;
@@ -118,8 +201,23 @@ pub(crate) async fn run(stream: Stream, conn: Conn, net: Arc<NetShared>) {
             if conn.session.drain_events(&mut events, EVENT_BATCH).is_err() {
                 return;
             }
+            let mut retry_grab = false;
             for ev in &events {
+                if *ev == Event::Noop {
+                    if let Some(p) = parked.as_mut() {
+                        p.2 = true;
+                        retry_grab = true;
+                        continue;
+                    }
+                    if stale_noops > 0 {
+                        stale_noops -= 1;
+                        continue;
+                    }
+                }
                 conn.event(ev, &mut wbuf);
+            }
+            if retry_grab {
+                continue;
             }
         }
         // 3. Write as much as the socket takes now.
@@ -170,10 +268,8 @@ pub(crate) async fn run(stream: Stream, conn: Conn, net: Arc<NetShared>) {
                 if r.is_err() {
                     return;
                 }
-                if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
-                    rbuf.reserve(READ_CHUNK);
-                }
-                match stream.try_read(&mut rbuf) {
+                let r = READ_SCRATCH.with(|tmp| stream.try_read(&mut tmp.borrow_mut(), &mut rbuf));
+                match r {
                     Ok(0) => eof = true,
                     Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -181,6 +277,7 @@ pub(crate) async fn run(stream: Stream, conn: Conn, net: Arc<NetShared>) {
                 }
             }
             _ = events_ready, if want_events => {}
+            _ = tokio::time::sleep_until(parked.map_or_else(tokio::time::Instant::now, |p| p.1.into())), if parked.is_some() => {}
         }
     }
 }

@@ -13,6 +13,22 @@ pub(crate) enum Flow {
     Continue,
     /// Flush what was written, then close: the stream can no longer be trusted.
     Close,
+    /// A GRAB was answered with a job.
+    Assigned,
+    /// A GRAB found no job: hold the answer briefly (see `NetConfig::grab_hold`); the
+    /// connection answers nothing else meanwhile, so replies stay in order.
+    Park(GrabKind),
+}
+
+/// Which JOB_ASSIGN form a GRAB asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GrabKind {
+    /// GRAB_JOB: JOB_ASSIGN.
+    Plain,
+    /// GRAB_JOB_UNIQ: JOB_ASSIGN_UNIQ.
+    Uniq,
+    /// GRAB_JOB_ALL: JOB_ASSIGN_ALL for a reduce job, JOB_ASSIGN_UNIQ otherwise.
+    All,
 }
 
 /// Per-connection state the handlers need.
@@ -176,34 +192,19 @@ impl Conn {
             Request::PreSleep => {
                 let _ = s.pre_sleep();
             }
-            Request::GrabJob | Request::GrabJobUniq | Request::GrabJobAll => match s.grab() {
-                Ok(Some(a)) => {
-                    let mut h = Vec::with_capacity(64);
-                    self.handle_bytes(&mut h, a.job());
-                    match (req, a.reducer()) {
-                        (Request::GrabJob, _) => {
-                            p::encode_job_assign(out, &h, a.function(), a.workload())
-                        }
-                        (Request::GrabJobAll, Some(r)) => p::encode_job_assign_all(
-                            out,
-                            &h,
-                            a.function(),
-                            a.unique(),
-                            r,
-                            a.workload(),
-                        ),
-                        _ => p::encode_job_assign_uniq(
-                            out,
-                            &h,
-                            a.function(),
-                            a.unique(),
-                            a.workload(),
-                        ),
-                    }
+            Request::GrabJob | Request::GrabJobUniq | Request::GrabJobAll => {
+                let kind = match req {
+                    Request::GrabJob => GrabKind::Plain,
+                    Request::GrabJobUniq => GrabKind::Uniq,
+                    _ => GrabKind::All,
+                };
+                match self.grab(kind, out) {
+                    Ok(true) => return Flow::Assigned,
+                    Ok(false) if self.net.config.grab_hold.is_zero() => p::encode_no_job(out),
+                    Ok(false) => return Flow::Park(kind),
+                    Err(e) => error(out, &e),
                 }
-                Ok(None) => p::encode_no_job(out),
-                Err(e) => error(out, &e),
-            },
+            }
             Request::WorkData { handle, data } => {
                 self.work(out, PacketType::WorkData, handle, |id| {
                     s.work_data(id, Bytes::copy_from_slice(data))
@@ -287,6 +288,23 @@ impl Conn {
             }
         }
         Flow::Continue
+    }
+
+    /// Takes the next job for this worker and writes its JOB_ASSIGN*; false if there is none.
+    pub fn grab(&self, kind: GrabKind, out: &mut Vec<u8>) -> crate::core::Result<bool> {
+        let Some(a) = self.session.grab()? else {
+            return Ok(false);
+        };
+        let mut h = Vec::with_capacity(64);
+        self.handle_bytes(&mut h, a.job());
+        match (kind, a.reducer()) {
+            (GrabKind::Plain, _) => p::encode_job_assign(out, &h, a.function(), a.workload()),
+            (GrabKind::All, Some(r)) => {
+                p::encode_job_assign_all(out, &h, a.function(), a.unique(), r, a.workload())
+            }
+            _ => p::encode_job_assign_uniq(out, &h, a.function(), a.unique(), a.workload()),
+        }
+        Ok(true)
     }
 
     fn submitted(&self, out: &mut Vec<u8>, r: crate::core::Result<crate::core::Submitted>) {

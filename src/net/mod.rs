@@ -66,6 +66,12 @@ pub struct NetConfig {
     pub version: String,
     /// Log sink; `None` = silent.
     pub log: Option<LogSink>,
+    /// How long a GRAB_JOB that finds no job waits for one before answering NO_JOB. A busy
+    /// worker then gets its next job in the GRAB's answer instead of going through NO_JOB,
+    /// PRE_SLEEP, NOOP and GRAB again: four packets and two wake-ups fewer per job. The worker is
+    /// idle meanwhile anyway; the connection answers nothing else until then, so replies stay in
+    /// order. Zero answers NO_JOB at once, as gearmand does.
+    pub grab_hold: Duration,
 }
 
 impl Default for NetConfig {
@@ -79,6 +85,7 @@ impl Default for NetConfig {
             verbose: "ERROR".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             log: None,
+            grab_hold: Duration::from_millis(2),
         }
     }
 }
