@@ -46,7 +46,22 @@ fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
         if let Some(s) = child.try_wait().unwrap() {
             return s;
         }
-        assert!(Instant::now() < deadline, "gearlet did not exit");
+        if Instant::now() >= deadline {
+            let status =
+                std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+            let stack = Command::new("gdb")
+                .args([
+                    "-p",
+                    &child.id().to_string(),
+                    "-batch",
+                    "-ex",
+                    "thread apply all bt",
+                ])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            panic!("gearlet did not exit:\n{status}\n{stack}");
+        }
         std::thread::yield_now();
     }
 }
@@ -128,8 +143,12 @@ fn pid_file_log_reopen_on_sighup_and_graceful_term() {
     let rotated = dir.join("g.log.1");
     std::fs::rename(&log, &rotated).unwrap();
     signal(&child, "-HUP");
-    // SIGHUP is handled asynchronously: a round trip proves the server is still serving, and the
-    // stop message below must land in the new file.
+    // The reopen creates the file again; wait for that (bounded) before asking it to stop.
+    let deadline = Instant::now() + T;
+    while !log.exists() {
+        assert!(Instant::now() < deadline, "log not reopened after SIGHUP");
+        std::thread::yield_now();
+    }
     assert_eq!(admin(port, "status\n"), ".\n");
     let deadline = Instant::now() + T;
     signal(&child, "-TERM");

@@ -235,6 +235,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         log: Some(sink),
         grab_hold: Duration::from_millis(args.grab_hold_ms),
     };
+    let signals = Signals::install()?;
     let server = Server::new(config);
     let network = Network::start(server, net_config)?;
     let mut bound = Vec::new();
@@ -279,7 +280,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.log_file != "stderr" {
         eprintln!("{banner}");
     }
-    let deadline = wait_for_stop(&network, &log, Duration::from_secs(args.shutdown_timeout))?;
+    let deadline =
+        signals.wait_for_stop(&network, &log, Duration::from_secs(args.shutdown_timeout));
     log.write("INFO", "stopping");
     network.shutdown(deadline);
     if let Some(p) = &args.pid_file {
@@ -288,38 +290,65 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Blocks until SIGTERM/SIGINT (graceful, with the timeout), SIGUSR1 (graceful, waiting for
-/// running jobs as gearmand does), or an admin `shutdown`. SIGHUP reopens the log file.
-fn wait_for_stop(network: &Network, log: &Log, timeout: Duration) -> std::io::Result<Duration> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let mut requests = network.shutdown_requests();
-    rt.block_on(async {
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut usr1 = signal(SignalKind::user_defined1())?;
-        let mut hup = signal(SignalKind::hangup())?;
-        loop {
-            tokio::select! {
-                _ = term.recv() => return Ok(timeout),
-                _ = int.recv() => return Ok(timeout),
-                _ = usr1.recv() => return Ok(Duration::from_secs(86_400 * 365)),
-                _ = hup.recv() => log.reopen(),
-                r = requests.changed() => {
-                    if r.is_err() {
-                        return Ok(timeout);
-                    }
-                    match *requests.borrow() {
-                        Some(ShutdownRequest::Graceful) => return Ok(timeout),
-                        Some(ShutdownRequest::Immediate) => return Ok(Duration::ZERO),
-                        None => {}
+/// The signals the binary handles, registered before anything listens so that a signal sent as
+/// soon as the banner appears is never handled by the default action (death) instead.
+struct Signals {
+    rt: tokio::runtime::Runtime,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let _guard = rt.enter();
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            usr1: signal(SignalKind::user_defined1())?,
+            hup: signal(SignalKind::hangup())?,
+            rt,
+        })
+    }
+
+    /// Blocks until SIGTERM/SIGINT (graceful, with the timeout), SIGUSR1 (graceful, waiting for
+    /// running jobs as gearmand does), or an admin `shutdown`. SIGHUP reopens the log file.
+    fn wait_for_stop(mut self, network: &Network, log: &Log, timeout: Duration) -> Duration {
+        let mut requests = network.shutdown_requests();
+        let Signals {
+            rt,
+            term,
+            int,
+            usr1,
+            hup,
+        } = &mut self;
+        rt.block_on(async {
+            loop {
+                tokio::select! {
+                    // Reopen before stopping when both are pending: the stop message must land in
+                    // the new file.
+                    biased;
+                    _ = hup.recv() => log.reopen(),
+                    _ = term.recv() => return timeout,
+                    _ = int.recv() => return timeout,
+                    _ = usr1.recv() => return Duration::from_secs(86_400 * 365),
+                    // `wait_for` looks at the current value first: a `shutdown` that arrived
+                    // between the banner and this wait is not missed.
+                    r = requests.wait_for(Option::is_some) => {
+                        return match r.as_deref() {
+                            Ok(Some(ShutdownRequest::Immediate)) => Duration::ZERO,
+                            _ => timeout,
+                        };
                     }
                 }
             }
-        }
-    })
+        })
+    }
 }
 
 fn raise_fd_limit(n: u64) -> std::io::Result<()> {

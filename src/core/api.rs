@@ -72,7 +72,7 @@ impl Assignment {
     }
     /// The data.
     pub fn workload(&self) -> &[u8] {
-        &self.job.data
+        self.job.data()
     }
     /// The reducer of a reduce job.
     pub fn reducer(&self) -> Option<&[u8]> {
@@ -524,7 +524,7 @@ impl WorkerJob {
     }
     /// The data.
     pub fn workload(&self) -> &[u8] {
-        &self.job.data
+        self.job.data()
     }
     /// The reducer of a reduce job.
     pub fn reducer(&self) -> Option<&[u8]> {

@@ -1,10 +1,10 @@
 //! A function: its three priority queues, its unique index, its counters and its sleeping workers,
 //! all behind one lock so that they always agree.
 
-use super::job::{Job, Phase, Priority, UniqueKey};
+use super::job::{spread, Job, Phase, Priority, UniqueKey};
 use super::session::SessionShared;
 use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::HashTable;
 use std::collections::VecDeque;
 
 /// Queues shrink when they use less than a quarter of a capacity at least this large, so a drained
@@ -16,8 +16,6 @@ const SHRINK_MIN_CAPACITY: usize = 1024;
 /// hint can only make a grab miss, and PRE_SLEEP then checks under the lock, so no job is lost.
 pub(crate) struct Function {
     pub name: Box<[u8]>,
-    /// Hashes unique keys for `FuncState::uniques`.
-    pub hasher: DefaultHashBuilder,
     pub queued_hint: [AtomicUsize; 3],
     pub state: Mutex<FuncState>,
 }
@@ -48,10 +46,9 @@ pub(crate) struct FuncState {
 }
 
 impl Function {
-    pub fn new(name: &[u8], hasher: DefaultHashBuilder) -> Function {
+    pub fn new(name: &[u8]) -> Function {
         Function {
             name: name.into(),
-            hasher,
             queued_hint: Default::default(),
             state: Mutex::new(FuncState {
                 queues: Default::default(),
@@ -123,29 +120,30 @@ impl FuncState {
     }
 
     /// Finds a live job of this function with the same unique key.
-    pub fn find_unique(&self, key: &UniqueKey, hash: u64, data: &[u8]) -> Option<&Arc<Job>> {
-        self.uniques.find(hash, |j| j.matches_unique(key, data))
+    pub fn find_unique(&self, key: &UniqueKey<'_>) -> Option<&Arc<Job>> {
+        self.uniques
+            .find(spread(key.hash), |j| j.matches_unique(key))
     }
 
-    pub fn insert_unique(&mut self, h: &DefaultHashBuilder, job: Arc<Job>) {
-        let hash = job.unique_hash(h);
-        self.uniques.insert_unique(hash, job, |j| j.unique_hash(h));
+    pub fn insert_unique(&mut self, job: Arc<Job>) {
+        self.uniques
+            .insert_unique(job.table_hash(), job, |j| j.table_hash());
     }
 
-    pub fn remove_unique(&mut self, h: &DefaultHashBuilder, job: &Arc<Job>) {
-        if matches!(job.unique, UniqueKey::None) {
+    pub fn remove_unique(&mut self, job: &Arc<Job>) {
+        if !job.has_unique() {
             return;
         }
         if let Ok(e) = self
             .uniques
-            .find_entry(job.unique_hash(h), |j| Arc::ptr_eq(j, job))
+            .find_entry(job.table_hash(), |j| Arc::ptr_eq(j, job))
         {
             e.remove();
         }
         let cap = self.uniques.capacity();
         if cap >= SHRINK_MIN_CAPACITY && self.uniques.len() < cap / 4 {
             self.uniques
-                .shrink_to(self.uniques.len() * 2, |j| j.unique_hash(h));
+                .shrink_to(self.uniques.len() * 2, |j| j.table_hash());
         }
     }
 

@@ -27,16 +27,33 @@ impl Priority {
     }
 }
 
-/// What a job coalesces on, beside its function.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum UniqueKey {
+/// How a job coalesces, beside its function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum UniqueKind {
     /// Empty unique: never coalesces.
     None,
     /// An explicit unique id (1 to 64 bytes, kept whole).
-    Explicit(Box<[u8]>),
+    Explicit,
     /// The unique `-`: coalesce on the workload itself (compared byte for byte, so a hash
     /// collision never merges two different workloads).
     Data,
+}
+
+/// A unique key as a submission presents it: the explicit unique, or the workload for `-`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct UniqueKey<'a> {
+    pub kind: UniqueKind,
+    pub bytes: &'a [u8],
+    /// 32 bits of the key's hash; see [`spread`].
+    pub hash: u32,
+}
+
+/// The unique index's table hash from a job's stored 32-bit hash: a multiply spreads it over
+/// 64 bits so hashbrown's control tags (top 7 bits) and bucket index (low bits) both vary.
+#[inline]
+pub(crate) fn spread(h: u32) -> u64 {
+    u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// Where a job is. The phase decides which of the function's counters counts it; every change of
@@ -55,15 +72,23 @@ pub(crate) enum Phase {
 
 /// One job. Immutable fields are read without a lock; `state` is locked only with the owning
 /// function's lock already held (lock order: worker state → function → job → mailbox).
+///
+/// Memory: a queued job is this struct (112 bytes) in an `Arc`, plus one allocation holding the
+/// workload and the unique together, plus its slots in the queue and indexes.
 pub(crate) struct Job {
     pub id: u64,
     pub func: Arc<Function>,
-    pub unique: UniqueKey,
-    /// The workload. A boxed slice, not `Bytes`: 16 bytes instead of 32 on every queued job.
-    pub data: Box<[u8]>,
+    /// The workload followed by the explicit unique: one allocation for both.
+    bytes: Box<[u8]>,
     /// Reduce jobs are rare: one pointer here instead of a 16-byte slice on every job.
     #[allow(clippy::box_collection)]
     pub reducer: Option<Box<Vec<u8>>>,
+    /// 32 bits of the unique key's hash, stored so that removing a job from the unique index
+    /// (or resizing it) never has to read and hash the key again.
+    uhash: u32,
+    /// Length of the unique at the end of `bytes` (at most 64).
+    ulen: u8,
+    ukind: UniqueKind,
     pub priority: Priority,
     pub state: Mutex<JobState>,
 }
@@ -86,37 +111,74 @@ pub(crate) struct JobState {
 }
 
 impl Job {
-    /// The unique as it is shown and sent to workers.
-    pub fn unique_bytes(&self) -> &[u8] {
-        match &self.unique {
-            UniqueKey::None => b"",
-            UniqueKey::Explicit(u) => u,
-            UniqueKey::Data => b"-",
+    /// A job; `workload` is moved in without a copy when it has no explicit unique.
+    pub fn new(
+        id: u64,
+        func: Arc<Function>,
+        workload: bytes::Bytes,
+        key: &UniqueKey<'_>,
+        reducer: Option<&[u8]>,
+        priority: Priority,
+        state: JobState,
+    ) -> Job {
+        let (bytes, ulen) = if key.kind == UniqueKind::Explicit {
+            let mut v = Vec::with_capacity(workload.len() + key.bytes.len());
+            v.extend_from_slice(&workload);
+            v.extend_from_slice(key.bytes);
+            (v.into_boxed_slice(), key.bytes.len() as u8)
+        } else {
+            (Vec::from(workload).into_boxed_slice(), 0)
+        };
+        Job {
+            id,
+            func,
+            bytes,
+            reducer: reducer.map(|r| Box::new(r.to_vec())),
+            uhash: key.hash,
+            ulen,
+            ukind: key.kind,
+            priority,
+            state: Mutex::new(state),
         }
     }
 
-    /// The unique index's hash of this job's key (recomputed rather than stored: 8 bytes a job).
-    pub fn unique_hash(&self, h: &impl std::hash::BuildHasher) -> u64 {
-        hash_unique(h, &self.unique, &self.data)
+    /// The workload.
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        &self.bytes[..self.bytes.len() - usize::from(self.ulen)]
+    }
+
+    /// Whether it is in its function's unique index.
+    #[inline]
+    pub fn has_unique(&self) -> bool {
+        self.ukind != UniqueKind::None
+    }
+
+    /// The unique as it is shown and sent to workers.
+    pub fn unique_bytes(&self) -> &[u8] {
+        match self.ukind {
+            UniqueKind::None => b"",
+            UniqueKind::Explicit => &self.bytes[self.bytes.len() - usize::from(self.ulen)..],
+            UniqueKind::Data => b"-",
+        }
+    }
+
+    /// Its hash in the unique index.
+    #[inline]
+    pub fn table_hash(&self) -> u64 {
+        spread(self.uhash)
     }
 
     /// Whether this job coalesces with a submission of `key` (already known to be in the same
-    /// function) carrying `data`.
-    pub fn matches_unique(&self, key: &UniqueKey, data: &[u8]) -> bool {
-        match (&self.unique, key) {
-            (UniqueKey::Explicit(a), UniqueKey::Explicit(b)) => a == b,
-            (UniqueKey::Data, UniqueKey::Data) => self.data[..] == *data,
-            _ => false,
-        }
-    }
-}
-
-/// The hash of a unique key; `Data` keys hash the workload.
-pub(crate) fn hash_unique(h: &impl std::hash::BuildHasher, key: &UniqueKey, data: &[u8]) -> u64 {
-    match key {
-        UniqueKey::None => 0,
-        UniqueKey::Explicit(u) => h.hash_one((0u8, &u[..])),
-        UniqueKey::Data => h.hash_one((1u8, data)),
+    /// function).
+    pub fn matches_unique(&self, key: &UniqueKey<'_>) -> bool {
+        self.ukind == key.kind
+            && self.uhash == key.hash
+            && match key.kind {
+                UniqueKind::None => false,
+                UniqueKind::Explicit => self.unique_bytes() == key.bytes,
+                UniqueKind::Data => self.data() == key.bytes,
+            }
     }
 }
 
@@ -196,4 +258,13 @@ pub(crate) fn atoi_u32(b: &[u8]) -> u32 {
         v = v.saturating_mul(10).saturating_add(u32::from(c - b'0'));
     }
     v
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// The per-job memory figure in the docs and the bench depends on this size.
+    #[test]
+    fn job_is_112_bytes() {
+        assert_eq!(std::mem::size_of::<super::Job>(), 112);
+    }
 }
