@@ -11,9 +11,10 @@
 //! `GEARLET_STATUS_INVALID_HANDLE` as long as its memory was not reused, and a handle from before a
 //! `fork()` is refused with `GEARLET_STATUS_FORKED` before any lock is touched.
 
-use super::{gearlet_buf, gearlet_slice, gearlet_status};
+use super::{gearlet_buf, gearlet_log_level, gearlet_slice, gearlet_status};
 use crate::core::sys;
 use std::os::raw::c_char;
+use std::os::raw::c_void;
 use std::ptr::{addr_of, addr_of_mut};
 
 /// Written over a handle's magic when it is freed.
@@ -179,5 +180,36 @@ pub(crate) fn slice_of(b: &[u8]) -> gearlet_slice {
     gearlet_slice {
         data: b.as_ptr().cast(),
         len: b.len(),
+    }
+}
+
+/// The C log callback with the `user` pointer it was registered with.
+#[derive(Clone, Copy)]
+pub(crate) struct LogTarget {
+    f: unsafe extern "C" fn(gearlet_log_level, *const c_char, usize, *mut c_void),
+    user: *mut c_void,
+}
+
+// SAFETY: the header requires the callback and its `user` pointer to be usable from any thread
+// (messages come from the I/O threads as well as the caller's).
+unsafe impl Send for LogTarget {}
+
+impl LogTarget {
+    pub(crate) fn new(
+        f: unsafe extern "C" fn(gearlet_log_level, *const c_char, usize, *mut c_void),
+        user: *mut c_void,
+    ) -> LogTarget {
+        LogTarget { f, user }
+    }
+
+    /// Calls the callback with `(msg, len)`, also NUL-terminated. The caller holds no lock.
+    pub(crate) fn call(&self, level: gearlet_log_level, msg: &str) {
+        let mut text = Vec::with_capacity(msg.len() + 1);
+        text.extend_from_slice(msg.as_bytes());
+        text.push(0);
+        // SAFETY: the caller of gearlet_server_set_log_callback registered `f` to be called with
+        // this `user` (which the header says must stay valid until the server is freed); `text`
+        // outlives the call. A C function cannot unwind into us.
+        unsafe { (self.f)(level, text.as_ptr().cast(), msg.len(), self.user) };
     }
 }

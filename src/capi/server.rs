@@ -2,7 +2,7 @@
 //! and its log.
 
 use super::panic::ffi_boundary;
-use super::ptr::{self, Castable};
+use super::ptr::{self, Castable, LogTarget};
 use super::{gearlet_buf, gearlet_log_level, gearlet_status};
 use crate::core::{Config, Server};
 use crate::net::{ListenerId, LogLevel, NetConfig, Network};
@@ -52,14 +52,6 @@ pub type gearlet_log_fn = Option<
     ),
 >;
 
-#[derive(Clone, Copy)]
-struct LogTarget {
-    f: unsafe extern "C" fn(gearlet_log_level, *const c_char, usize, *mut c_void),
-    user: *mut c_void,
-}
-// SAFETY: the header requires the callback and its `user` pointer to be usable from any thread.
-unsafe impl Send for LogTarget {}
-
 /// The current log callback. Copied out before each call, so no gearlet lock is held while C code
 /// runs, and the callback may itself replace the callback.
 #[derive(Default)]
@@ -67,19 +59,15 @@ struct LogSlot(Mutex<Option<LogTarget>>);
 
 impl LogSlot {
     fn emit(&self, level: LogLevel, msg: &str) {
-        let Some(t) = *self.0.lock() else { return };
+        // Copied out: the lock is released before C code runs.
+        let target = *self.0.lock();
+        let Some(t) = target else { return };
         let level = match level {
             LogLevel::Error => gearlet_log_level::Error,
             LogLevel::Warning => gearlet_log_level::Warning,
             LogLevel::Info => gearlet_log_level::Info,
         };
-        let mut text = Vec::with_capacity(msg.len() + 1);
-        text.extend_from_slice(msg.as_bytes());
-        text.push(0);
-        // A panic here would unwind through tokio's task; the C function cannot panic, and an
-        // abort-on-unwind from C++ is the host's own business.
-        // SAFETY: the caller registered `f` with this `user`; `text` lives across the call.
-        unsafe { (t.f)(level, text.as_ptr().cast(), msg.len(), t.user) };
+        t.call(level, msg);
     }
 }
 
@@ -473,7 +461,7 @@ pub extern "C" fn gearlet_server_set_log_callback(
 ) -> gearlet_status {
     ffi_boundary! {
         let s = ptr::try_ref(server)?;
-        *s.log.0.lock() = callback.map(|f| LogTarget { f, user });
+        *s.log.0.lock() = callback.map(|f| LogTarget::new(f, user));
         Ok(())
     }
 }
