@@ -6,7 +6,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 need_apt=0
-for bin in /usr/sbin/gearmand gearman gearadmin php perl; do
+for bin in /usr/sbin/gearmand gearman gearadmin php perl cc pkg-config; do
     command -v "$bin" >/dev/null 2>&1 || need_apt=1
 done
 php -m 2>/dev/null | grep -qx gearman || need_apt=1
@@ -16,10 +16,11 @@ python3 -m pip --version >/dev/null 2>&1 || need_apt=1
 if [ "$need_apt" = 1 ]; then
     apt-get update
     # gearman-job-server: gearmand 1.1.20 (the reference); gearman-tools: gearman + gearadmin CLIs;
-    # php-gearman: pecl gearman for php-cli; libgearman-client-perl: Gearman::Client/Worker.
+    # php-gearman: pecl gearman for php-cli; libgearman-client-perl: Gearman::Client/Worker;
+    # gcc (with its sanitizer runtimes), libc6-dev, pkg-config: the C ABI tests (tests/c/run.sh).
     apt-get install -y --no-install-recommends \
         gearman-job-server gearman-tools php-cli php-gearman libgearman-client-perl \
-        python3-pip ca-certificates
+        python3-pip ca-certificates gcc libc6-dev pkg-config
 fi
 
 # The Debian package may start a gearmand service on 127.0.0.1:4730; the tests never use that

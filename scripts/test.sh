@@ -13,12 +13,20 @@ scripts/install-test-deps.sh
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+cargo clippy --features capi --all-targets -- -D warnings
 
 step "unit, core, socket and doc tests"
 cargo test
 
 step "core without the socket layer"
 cargo test --no-default-features --lib --test core
+
+step "C ABI: headers up to date, version test, C programs (shared, static, ASan/UBSan), cffi, PHP FFI"
+# Installs the pinned cbindgen on first use (about 2 minutes).
+scripts/check-headers.sh
+cargo test --features capi --test capi
+cargo test --features capi --bench capi
+tests/c/run.sh
 
 step "real peers: gearmand side by side, gearman CLI, PHP, Python, Perl"
 cargo build --release --bin gearlet

@@ -6,6 +6,8 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "capi")]
+pub mod capi;
 pub mod core;
 #[cfg(feature = "net")]
 pub mod net;

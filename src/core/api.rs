@@ -530,6 +530,14 @@ impl WorkerJob {
     pub fn reducer(&self) -> Option<&[u8]> {
         self.job.reducer.as_deref().map(Vec::as_slice)
     }
+    /// The job's immutable identity, kept alive independently of this handle: the C ABI returns
+    /// pointers into it that must stay valid after the job is completed (which consumes `self`).
+    #[cfg(feature = "capi")]
+    pub(crate) fn assignment(&self) -> Assignment {
+        Assignment {
+            job: self.job.clone(),
+        }
+    }
     /// Streams a chunk of output (WORK_DATA).
     pub fn send_data(&self, data: impl Into<Bytes>) -> Result<()> {
         self.check()?;

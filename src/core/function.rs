@@ -78,6 +78,19 @@ impl FuncState {
         self.queued.iter().sum::<usize>() + self.running + self.delayed
     }
 
+    /// Marks a function that leaves the registry (`drop function`, `reset`) and drops the stale
+    /// queue entries of its cancelled jobs: they point back at the function through `Job::func`,
+    /// and nothing would pop them any more, so that reference cycle would keep both alive forever.
+    pub fn mark_dropped(&mut self) {
+        self.dropped = true;
+        if self.stale > 0 {
+            for q in &mut self.queues {
+                q.retain(|j| j.state.lock().phase != Phase::Done);
+            }
+            self.stale = 0;
+        }
+    }
+
     pub fn queued_total(&self) -> usize {
         self.queued.iter().sum()
     }

@@ -1376,7 +1376,7 @@ impl Server {
         if st.workers > 0 || st.total() > 0 {
             return Err(Error::FunctionInUse);
         }
-        st.dropped = true;
+        st.mark_dropped();
         drop(st);
         map.remove(function);
         Ok(())
@@ -1412,7 +1412,7 @@ impl Server {
         for shard in &inner.functions {
             let mut m = shard.write();
             for f in m.values() {
-                f.state.lock().dropped = true;
+                f.state.lock().mark_dropped();
             }
             m.clear();
         }

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
 pub use conn::WRITE_HIGH_WATER;
+#[cfg(feature = "capi")]
+pub(crate) use handler::admin_reply;
 
 /// Severity of a log message the socket layer reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -1,0 +1,548 @@
+//! `gearlet_options` and `gearlet_server`: the embedded job server, its listeners, its admin views
+//! and its log.
+
+use super::panic::ffi_boundary;
+use super::ptr::{self, Castable, LogTarget};
+use super::{gearlet_buf, gearlet_log_level, gearlet_status};
+use crate::core::{Config, Server};
+use crate::net::{ListenerId, LogLevel, NetConfig, Network};
+use crate::sync::Mutex;
+use std::net::ToSocketAddrs;
+use std::os::raw::{c_char, c_int, c_void};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Settings for `gearlet_server_new()`, so that new knobs never change a function's signature.
+/// Owned by the caller (`gearlet_options_new()` / `gearlet_options_free()`); not thread-safe
+/// (setters change it in place): use it from one thread at a time. The server copies what it
+/// needs, so the options may be freed right after `gearlet_server_new()`.
+pub struct gearlet_options {
+    _opaque: [u8; 0],
+}
+
+/// An embedded Gearman job server: the job core plus, once a listener is opened, a socket layer
+/// with its own I/O threads. Owned by the caller (`gearlet_server_new()` /
+/// `gearlet_server_free()`). Thread-safe: every function may be called from any thread at once.
+/// Clients and workers made from it keep the job core alive, so they may outlive it (freeing the
+/// server closes its listeners and network connections; in-process handles keep working together).
+pub struct gearlet_server {
+    _opaque: [u8; 0],
+}
+
+#[derive(Clone)]
+pub(crate) struct OptionsImpl {
+    config: Config,
+    net: NetConfig,
+}
+
+impl Castable for gearlet_options {
+    type Rust = std::cell::RefCell<OptionsImpl>;
+    const MAGIC: u64 = 0x6765_6172_6f70_7473; // "gearopts"
+}
+
+/// The log callback: `level`, the message as `(msg, len)` (also NUL-terminated), and the `user`
+/// pointer given with it. It may run on any gearlet thread, several at once, and must return
+/// quickly; it must not free or stop the server it logs for.
+pub type gearlet_log_fn = Option<
+    unsafe extern "C" fn(
+        level: gearlet_log_level,
+        msg: *const c_char,
+        len: usize,
+        user: *mut c_void,
+    ),
+>;
+
+/// The current log callback. Copied out before each call, so no gearlet lock is held while C code
+/// runs, and the callback may itself replace the callback.
+#[derive(Default)]
+struct LogSlot(Mutex<Option<LogTarget>>);
+
+impl LogSlot {
+    fn emit(&self, level: LogLevel, msg: &str) {
+        // Copied out: the lock is released before C code runs.
+        let target = *self.0.lock();
+        let Some(t) = target else { return };
+        let level = match level {
+            LogLevel::Error => gearlet_log_level::Error,
+            LogLevel::Warning => gearlet_log_level::Warning,
+            LogLevel::Info => gearlet_log_level::Info,
+        };
+        t.call(level, msg);
+    }
+}
+
+/// The socket layer, started on the first listener and stopped by `gearlet_server_stop`.
+#[derive(Default)]
+struct NetState {
+    network: Option<Arc<Network>>,
+    listeners: Vec<ListenerId>,
+}
+
+pub(crate) struct ServerImpl {
+    pub(crate) server: Server,
+    net_config: NetConfig,
+    log: Arc<LogSlot>,
+    /// Held only to read or swap the socket layer, never across a call into it (which may log).
+    net: Mutex<NetState>,
+}
+
+impl Castable for gearlet_server {
+    type Rust = ServerImpl;
+    const MAGIC: u64 = 0x6765_6172_7365_7276; // "gearserv"
+}
+
+fn default_options() -> OptionsImpl {
+    OptionsImpl {
+        config: Config::default(),
+        net: NetConfig::default(),
+    }
+}
+
+/// Makes an options object holding gearmand's defaults.
+#[no_mangle]
+pub extern "C" fn gearlet_options_new(out: *mut *mut gearlet_options) -> gearlet_status {
+    ffi_boundary! {
+        let out = ptr::try_out(out)?;
+        out.write(ptr::to_handle::<gearlet_options>(std::cell::RefCell::new(default_options())));
+        Ok(())
+    }
+}
+
+/// Frees an options object. NULL does nothing.
+#[no_mangle]
+pub extern "C" fn gearlet_options_free(options: *mut gearlet_options) {
+    ffi_boundary! { ptr::free_handle(options) }
+}
+
+fn with_options(
+    options: *mut gearlet_options,
+    f: impl FnOnce(&mut OptionsImpl) -> Result<(), gearlet_status>,
+) -> Result<(), gearlet_status> {
+    let cell = ptr::try_ref(options)?;
+    let mut o = cell
+        .try_borrow_mut()
+        .map_err(|_| gearlet_status::InvalidArgument)?;
+    f(&mut o)
+}
+
+/// Job handles become `<prefix>:<n>` (default `H:<hostname>`, as gearmand; cut to 40 bytes).
+/// Must be valid UTF-8.
+#[no_mangle]
+pub extern "C" fn gearlet_options_set_handle_prefix(
+    options: *mut gearlet_options,
+    prefix: *const c_char,
+    prefix_len: usize,
+) -> gearlet_status {
+    ffi_boundary! {
+        let p = ptr::try_bytes(prefix, prefix_len)?;
+        let p = std::str::from_utf8(p).map_err(|_| gearlet_status::InvalidArgument)?;
+        with_options(options, |o| {
+            o.config.handle_prefix = p.to_owned();
+            Ok(())
+        })
+    }
+}
+
+/// A job is handed out at most this many times; the last lost attempt fails it. 0 = no limit.
+#[no_mangle]
+pub extern "C" fn gearlet_options_set_job_retries(
+    options: *mut gearlet_options,
+    retries: u32,
+) -> gearlet_status {
+    ffi_boundary! {
+        with_options(options, |o| {
+            o.config.job_retries = retries;
+            Ok(())
+        })
+    }
+}
+
+/// How many sleeping workers one new job wakes; 0 = all (gearmand's default).
+#[no_mangle]
+pub extern "C" fn gearlet_options_set_worker_wakeup(
+    options: *mut gearlet_options,
+    workers: u32,
+) -> gearlet_status {
+    ffi_boundary! {
+        with_options(options, |o| {
+            o.config.worker_wakeup = workers as usize;
+            Ok(())
+        })
+    }
+}
+
+/// Non-zero: network clients get WORK_EXCEPTION without asking (gearmand's `--exceptions`).
+/// In-process clients always get exceptions (see `gearlet_client_set_exceptions()`).
+#[no_mangle]
+pub extern "C" fn gearlet_options_set_exceptions_default(
+    options: *mut gearlet_options,
+    on: c_int,
+) -> gearlet_status {
+    ffi_boundary! {
+        with_options(options, |o| {
+            o.config.exceptions_default = on != 0;
+            Ok(())
+        })
+    }
+}
+
+/// Largest workload or result accepted, in bytes (default 64 MiB). Must be > 0.
+#[no_mangle]
+pub extern "C" fn gearlet_options_set_max_workload(
+    options: *mut gearlet_options,
+    bytes: usize,
+) -> gearlet_status {
+    ffi_boundary! {
+        if bytes == 0 {
+            return Err(gearlet_status::InvalidArgument);
+        }
+        with_options(options, |o| {
+            o.config.max_workload = bytes;
+            Ok(())
+        })
+    }
+}
+
+/// Largest packet a network peer may send, in bytes (default 64 MiB); a bigger one gets an
+/// ERROR and the connection is closed. Must be at least 12 (a packet header).
+#[no_mangle]
+pub extern "C" fn gearlet_options_set_max_packet(
+    options: *mut gearlet_options,
+    bytes: u32,
+) -> gearlet_status {
+    ffi_boundary! {
+        if bytes < 12 {
+            return Err(gearlet_status::InvalidArgument);
+        }
+        with_options(options, |o| {
+            o.net.max_packet = bytes;
+            Ok(())
+        })
+    }
+}
+
+/// Socket-layer threads (default 1; 0 means 1). Started with the first listener.
+#[no_mangle]
+pub extern "C" fn gearlet_options_set_io_threads(
+    options: *mut gearlet_options,
+    threads: u32,
+) -> gearlet_status {
+    ffi_boundary! {
+        if threads > 1024 {
+            return Err(gearlet_status::InvalidArgument);
+        }
+        with_options(options, |o| {
+            o.net.threads = threads as usize;
+            Ok(())
+        })
+    }
+}
+
+/// Non-zero: a submission for a function no worker has registered fails at once with
+/// `GEARLET_STATUS_NO_WORKER` (gearmand queues it).
+#[no_mangle]
+pub extern "C" fn gearlet_options_set_require_worker(
+    options: *mut gearlet_options,
+    on: c_int,
+) -> gearlet_status {
+    ffi_boundary! {
+        with_options(options, |o| {
+            o.config.require_worker = on != 0;
+            Ok(())
+        })
+    }
+}
+
+/// Makes a server (no thread, no socket yet). `options` may be NULL for the defaults; it is copied.
+#[no_mangle]
+pub extern "C" fn gearlet_server_new(
+    options: *const gearlet_options,
+    out: *mut *mut gearlet_server,
+) -> gearlet_status {
+    ffi_boundary! {
+        let out = ptr::try_out(out)?;
+        let opts = if options.is_null() {
+            default_options()
+        } else {
+            ptr::try_ref(options)?
+                .try_borrow()
+                .map_err(|_| gearlet_status::InvalidArgument)?
+                .clone()
+        };
+        let log = Arc::new(LogSlot::default());
+        let mut net_config = opts.net;
+        let sink = log.clone();
+        net_config.log = Some(Arc::new(move |level, msg: &str| sink.emit(level, msg)));
+        let s = ServerImpl {
+            server: Server::new(opts.config),
+            net_config,
+            log,
+            net: Mutex::new(NetState::default()),
+        };
+        out.write(ptr::to_handle::<gearlet_server>(s));
+        Ok(())
+    }
+}
+
+/// Stops the listeners and closes network connections at once (use `gearlet_server_stop()` first
+/// for a graceful stop), then releases the handle. In-process clients and workers stay usable.
+/// NULL does nothing. In a forked child it only forgets the handle (the parent's threads and
+/// sockets are not the child's to stop).
+#[no_mangle]
+pub extern "C" fn gearlet_server_free(server: *mut gearlet_server) {
+    ffi_boundary! { ptr::free_handle(server) }
+}
+
+impl ServerImpl {
+    /// The running socket layer, starting it if needed. The state lock is released on return.
+    fn network(&self) -> Result<Arc<Network>, gearlet_status> {
+        let mut st = self.net.lock();
+        if let Some(n) = &st.network {
+            return Ok(n.clone());
+        }
+        let n = Arc::new(Network::start(
+            self.server.clone(),
+            self.net_config.clone(),
+        )?);
+        st.network = Some(n.clone());
+        Ok(n)
+    }
+
+    /// Records a new listener, unless the network was stopped meanwhile (then closes it).
+    fn keep_listener(&self, n: &Arc<Network>, id: ListenerId) -> Result<(), gearlet_status> {
+        let mut st = self.net.lock();
+        if st.network.as_ref().is_some_and(|cur| Arc::ptr_eq(cur, n)) {
+            st.listeners.push(id);
+            Ok(())
+        } else {
+            drop(st);
+            n.close_listener(id);
+            Err(gearlet_status::Closed)
+        }
+    }
+
+    fn stop(&self, timeout: Duration) {
+        let (network, ids) = {
+            let mut st = self.net.lock();
+            (st.network.take(), std::mem::take(&mut st.listeners))
+        };
+        let Some(network) = network else { return };
+        for id in ids {
+            network.close_listener(id);
+        }
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            let running: usize = self
+                .server
+                .status()
+                .map(|v| v.iter().map(|f| f.running).sum())
+                .unwrap_or(0);
+            if running == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // The last reference closes every connection and stops the I/O threads (Network's drop).
+        drop(network);
+    }
+}
+
+impl Drop for ServerImpl {
+    fn drop(&mut self) {
+        self.stop(Duration::ZERO);
+    }
+}
+
+/// Listens on TCP. `host` is an IP address or a name (`"127.0.0.1"`, `"::1"`, `"localhost"`;
+/// the first address it resolves to is used); `port` 0 picks a free port. On success the bound
+/// port is written to `bound_port_out` if it is not NULL. Starts the I/O threads on first use.
+#[no_mangle]
+pub extern "C" fn gearlet_server_listen_tcp(
+    server: *const gearlet_server,
+    host: *const c_char,
+    host_len: usize,
+    port: u16,
+    bound_port_out: *mut u16,
+) -> gearlet_status {
+    ffi_boundary! {
+        let s = ptr::try_ref(server)?;
+        let host = ptr::try_bytes(host, host_len)?;
+        let host = std::str::from_utf8(host).map_err(|_| gearlet_status::InvalidArgument)?;
+        let out = ptr::opt_out(bound_port_out);
+        let addr = (host, port)
+            .to_socket_addrs()
+            .map_err(|_| gearlet_status::InvalidArgument)?
+            .next()
+            .ok_or(gearlet_status::InvalidArgument)?;
+        let n = s.network()?;
+        let (id, local) = n.listen_tcp(addr).inspect_err(|e| {
+            s.log.emit(LogLevel::Error, &format!("listen on {addr} failed: {e}"));
+        })?;
+        s.keep_listener(&n, id)?;
+        if let Some(o) = out {
+            o.write(local.port());
+        }
+        Ok(())
+    }
+}
+
+/// Listens on a unix-domain socket at `path`, with file permissions `mode` (e.g. 0660) unless it
+/// is 0. A stale socket file is replaced; a live one gets `GEARLET_STATUS_ADDRESS_IN_USE`.
+#[no_mangle]
+pub extern "C" fn gearlet_server_listen_unix(
+    server: *const gearlet_server,
+    path: *const c_char,
+    path_len: usize,
+    mode: u32,
+) -> gearlet_status {
+    ffi_boundary! {
+        use std::os::unix::ffi::OsStrExt;
+        let s = ptr::try_ref(server)?;
+        let path = ptr::try_bytes(path, path_len)?;
+        if path.is_empty() || path.contains(&0) {
+            return Err(gearlet_status::InvalidArgument);
+        }
+        let path = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
+        let n = s.network()?;
+        let id = n
+            .listen_unix(path, (mode != 0).then_some(mode))
+            .inspect_err(|e| {
+                s.log.emit(
+                    LogLevel::Error,
+                    &format!("listen on unix:{} failed: {e}", path.display()),
+                );
+            })?;
+        s.keep_listener(&n, id)
+    }
+}
+
+/// Stops accepting on every listener (a unix socket file is removed). Open connections stay.
+#[no_mangle]
+pub extern "C" fn gearlet_server_close_listeners(server: *const gearlet_server) -> gearlet_status {
+    ffi_boundary! {
+        let s = ptr::try_ref(server)?;
+        let (network, ids) = {
+            let mut st = s.net.lock();
+            (st.network.clone(), std::mem::take(&mut st.listeners))
+        };
+        if let Some(n) = network {
+            for id in ids {
+                n.close_listener(id);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Graceful network stop: stop accepting, wait up to `timeout_ms` until no job is running, then
+/// close every connection and stop the I/O threads. In-process handles keep working, and a later
+/// listen starts the socket layer again.
+#[no_mangle]
+pub extern "C" fn gearlet_server_stop(
+    server: *const gearlet_server,
+    timeout_ms: u32,
+) -> gearlet_status {
+    ffi_boundary! {
+        let s = ptr::try_ref(server)?;
+        s.stop(Duration::from_millis(timeout_ms.into()));
+        Ok(())
+    }
+}
+
+/// Sets (or with NULL removes) the function that receives the server's log messages; without one
+/// gearlet logs nothing (it never writes to stderr). `user` is passed back as is, and must stay
+/// valid until the server is freed, even after the callback is replaced (a message may be in
+/// flight on another thread).
+#[no_mangle]
+pub extern "C" fn gearlet_server_set_log_callback(
+    server: *const gearlet_server,
+    callback: gearlet_log_fn,
+    user: *mut c_void,
+) -> gearlet_status {
+    ffi_boundary! {
+        let s = ptr::try_ref(server)?;
+        *s.log.0.lock() = callback.map(|f| LogTarget::new(f, user));
+        Ok(())
+    }
+}
+
+/// Answers one admin text command (`"status"`, `"workers"`, `"show jobs"`, `"maxqueue f 10"`,
+/// `"cancel job H:x:1"`, ...; no line ending) with exactly the bytes a socket peer would get,
+/// into `out` (free it with `gearlet_buf_free()`). Runs without a socket and without I/O threads.
+#[no_mangle]
+pub extern "C" fn gearlet_server_admin(
+    server: *const gearlet_server,
+    command: *const c_char,
+    command_len: usize,
+    out: *mut gearlet_buf,
+) -> gearlet_status {
+    ffi_boundary! {
+        let s = ptr::try_ref(server)?;
+        let cmd = ptr::try_bytes(command, command_len)?;
+        let out = ptr::try_out(out)?;
+        if cmd.contains(&b'\n') {
+            return Err(gearlet_status::InvalidArgument);
+        }
+        let mut reply = Vec::new();
+        crate::net::admin_reply(&s.server, &s.net_config, true, &|_| {}, cmd, &mut reply);
+        out.write(ptr::buf_from(reply));
+        Ok(())
+    }
+}
+
+/// Drops every job, function and registration (waiting clients get WORK_FAIL; workers holding
+/// jobs get `GEARLET_STATUS_JOB_NOT_FOUND` for their results). Handles stay valid. For tests.
+#[no_mangle]
+pub extern "C" fn gearlet_server_reset(server: *const gearlet_server) -> gearlet_status {
+    ffi_boundary! {
+        ptr::try_ref(server)?.server.reset()?;
+        Ok(())
+    }
+}
+
+/// Waits until the server holds no job (queued, running or delayed): `GEARLET_STATUS_OK`, or
+/// `GEARLET_STATUS_TIMEOUT` after `timeout_ms`.
+#[no_mangle]
+pub extern "C" fn gearlet_server_wait_idle(
+    server: *const gearlet_server,
+    timeout_ms: u32,
+) -> gearlet_status {
+    ffi_boundary! {
+        let s = ptr::try_ref(server)?;
+        if s.server.wait_idle(Duration::from_millis(timeout_ms.into()))? {
+            Ok(())
+        } else {
+            Err(gearlet_status::Timeout)
+        }
+    }
+}
+
+/// The number of jobs the server holds (queued, running or delayed).
+#[no_mangle]
+pub extern "C" fn gearlet_server_job_count(
+    server: *const gearlet_server,
+    out: *mut usize,
+) -> gearlet_status {
+    ffi_boundary! {
+        let s = ptr::try_ref(server)?;
+        let out = ptr::try_out(out)?;
+        out.write(s.server.job_count());
+        Ok(())
+    }
+}
+
+/// Cancels a job by handle (as the admin `cancel job`): it leaves at once and its clients get
+/// WORK_FAIL.
+#[no_mangle]
+pub extern "C" fn gearlet_server_cancel_job(
+    server: *const gearlet_server,
+    handle: *const c_char,
+    handle_len: usize,
+) -> gearlet_status {
+    ffi_boundary! {
+        let s = ptr::try_ref(server)?;
+        let h = ptr::try_bytes(handle, handle_len)?;
+        s.server.cancel_job(h)?;
+        Ok(())
+    }
+}
