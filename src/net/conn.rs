@@ -88,6 +88,15 @@ thread_local! {
 
 /// Runs one connection until the peer closes, a protocol error closes it, or the server stops.
 pub(crate) async fn run(stream: Stream, conn: Conn, net: Arc<NetShared>) {
+    serve(&stream, &conn, &net).await;
+    // The session goes first: by the time the peer sees the close, the core has forgotten the
+    // connection (its abilities, its place in `workers`), so a peer that waits for EOF observes
+    // a consistent server.
+    drop(conn);
+    drop(stream);
+}
+
+async fn serve(stream: &Stream, conn: &Conn, net: &Arc<NetShared>) {
     let mut close_rx = net.close_tx.subscribe();
     let mut rbuf: Vec<u8> = Vec::with_capacity(4096);
     let mut start = 0usize;

@@ -245,10 +245,17 @@ class Conn:
 
 
 def admin(address, command, timeout=DEFAULT_TIMEOUT, single=False):
-    """One-shot admin command on a fresh connection."""
+    """One-shot admin command on a fresh connection. It returns once the server has closed the
+    connection (after our half-close), so the next view no longer lists this connection."""
     with Conn(address, timeout=timeout) as c:
         c.send_line(command if command.endswith("\n") else command + "\n")
-        return c.read_line() if single else c.read_list()
+        reply = c.read_line() if single else c.read_list()
+        c.sock.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + timeout
+        while c.sock.recv(4096):
+            if time.monotonic() >= deadline:
+                raise TimeoutError("server did not close the admin connection")
+        return reply
 
 
 def parse_status(text):
