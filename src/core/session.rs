@@ -273,7 +273,9 @@ impl Session {
             if mb.closed {
                 return Err(Error::Closed);
             }
-            if spun.is_none() {
+            // No spin when the caller only polls (deadline already passed): spinning there would
+            // cost a poll loop 50 us per call for nothing.
+            if spun.is_none() && deadline.is_none_or(|d| Instant::now() < d) {
                 // A reply usually comes within microseconds (an in-process worker on another
                 // core): poll briefly before paying for a futex sleep and wake-up.
                 drop(mb);

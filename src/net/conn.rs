@@ -98,6 +98,11 @@ pub(crate) async fn run(stream: Stream, conn: Conn, net: Arc<NetShared>) {
 
 async fn serve(stream: &Stream, conn: &Conn, net: &Arc<NetShared>) {
     let mut close_rx = net.close_tx.subscribe();
+    // A connection accepted just as the server stops subscribed after the close was sent, and
+    // `changed()` would never fire for it.
+    if *close_rx.borrow() {
+        return;
+    }
     let mut rbuf: Vec<u8> = Vec::with_capacity(4096);
     let mut start = 0usize;
     let mut wbuf: Vec<u8> = Vec::with_capacity(4096);
