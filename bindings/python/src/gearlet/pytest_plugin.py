@@ -36,7 +36,7 @@ JOIN_TIMEOUT = 10.0
 #: How long a fake worker's thread waits for a job before checking whether to stop.
 POLL = 0.05
 
-Answer = Union[Callable[[Any], Any], bytes, str]
+Answer = Union[Callable[[Any], Any], bytes, str, None]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
