@@ -11,7 +11,8 @@ Knobs (environment):
                         checkout's include/, so it must be built from the same checkout);
   CARGO_TARGET_DIR      where cargo builds (default: the checkout's target/, so rebuilds are
                         incremental);
-  CARGO_BUILD_JOBS      cargo's parallelism (build-c.sh defaults to 1 on the shared machine).
+  CARGO_BUILD_JOBS      cargo's parallelism (build-c.sh defaults to 1 on the shared machine);
+  GEARLET_NO_STRIP      keep the library's debug info (stripped by default).
 
 The wheel holds a native library but no CPython extension, so it is tagged
 ``py3-none-<platform>``: one wheel per platform serves every Python 3.
@@ -47,6 +48,9 @@ class BuildWithLibrary(build_py):
         # Copy the file itself (build-c.sh makes libgearlet.so a symlink chain).
         shutil.copyfile(lib.resolve(), dest / "libgearlet.so")
         os.chmod(dest / "libgearlet.so", 0o755)
+        # The release profile keeps debug info (11 MB); the wheel does not need it.
+        if not os.environ.get("GEARLET_NO_STRIP") and shutil.which("strip"):
+            subprocess.run(["strip", "--strip-debug", str(dest / "libgearlet.so")], check=True)
         shutil.copyfile(header, dest / "gearlet_ffi.h")
 
     def _library(self) -> tuple[Path, Path]:
