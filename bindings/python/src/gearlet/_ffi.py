@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import cffi
+import cffi  # type: ignore[import-untyped, unused-ignore]
 
 _HERE = Path(__file__).resolve().parent
 _LIB_NAME = "libgearlet.so"

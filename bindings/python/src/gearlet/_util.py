@@ -7,7 +7,9 @@ import os
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, Optional, TypeVar, Union
+
+T = TypeVar("T")
 
 from ._ffi import ffi, lib
 from .errors import GearletError, Status
@@ -76,7 +78,7 @@ def slice_bytes(s: Any) -> bytes:
     return bytes(ffi.unpack(s.data, s.len)) if s.len else b""
 
 
-def sliced_wait(timeout: float, attempt: Callable[[int], Optional[Any]]) -> Optional[Any]:
+def sliced_wait(timeout: float, attempt: Callable[[int], Optional[T]]) -> Optional[T]:
     """Call ``attempt(ms)`` in slices of at most SLICE_S until it returns non-None or ``timeout``
     seconds pass. ``attempt`` returns None for "timed out, nothing lost"."""
     deadline = time.monotonic() + timeout

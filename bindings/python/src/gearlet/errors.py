@@ -70,4 +70,4 @@ class GearletError(Exception):
 def _library_message(code: int) -> str:
     from ._ffi import ffi, lib
 
-    return ffi.string(lib.gearlet_status_message(code)).decode("utf-8", "replace")
+    return str(ffi.string(lib.gearlet_status_message(code)).decode("utf-8", "replace"))

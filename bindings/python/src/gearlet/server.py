@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
-from typing import TYPE_CHECKING, List, Optional, Tuple, Type
+from typing import TYPE_CHECKING, Any, ContextManager, List, Optional, Tuple, Type
 
 from ._ffi import ffi, lib
 from ._util import Handle, check, name_bytes, sliced_wait, take_buf, to_ms, to_text
@@ -227,5 +227,6 @@ class Server:
         with self._h.use() as p:
             check(lib.gearlet_server_cancel_job(p, b, len(b)))
 
-    def _use(self):  # type: ignore[no-untyped-def]
+    def _use(self) -> ContextManager[Any]:
+        """Borrow the C handle for one call (clients and workers are made from it)."""
         return self._h.use()
