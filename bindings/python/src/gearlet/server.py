@@ -1,0 +1,232 @@
+"""The embedded server: the job core, its listeners, and its admin views."""
+
+from __future__ import annotations
+
+import os
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ContextManager, List, Optional, Tuple, Type
+
+from ._ffi import ffi, lib
+from ._util import Handle, check, name_bytes, sliced_wait, take_buf, to_ms, to_text
+from .errors import GearletError, Status
+from .views import FunctionStatus, JobInfo, WorkerInfo, parse_jobs, parse_status, parse_workers
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .worker import Worker
+
+
+class Server:
+    """An embedded Gearman job server.
+
+    Making one starts no thread and opens no socket; :meth:`listen_tcp` / :meth:`listen_unix`
+    start the library's I/O threads. Those threads never run Python code: Python runs only on
+    the threads that call into the package (a :class:`~gearlet.Worker` runs its callables on the
+    thread that calls ``work()``). Every method may be called from any thread.
+
+    Used as a context manager, leaving the block closes it (listeners and network connections at
+    once; in-process clients and workers made from it keep working together until closed).
+
+    Options (``None`` keeps gearmand's default):
+        handle_prefix: job handles become ``<prefix>:<n>`` (default ``H:<hostname>``).
+        job_retries: a job is handed out at most this many times; 0 = no limit.
+        worker_wakeup: sleeping workers woken per new job; 0 = all.
+        exceptions: network clients get WORK_EXCEPTION without asking (``--exceptions``).
+        max_workload: largest workload or result in bytes.
+        max_packet: largest packet a network peer may send.
+        io_threads: socket-layer threads.
+        require_worker: submissions for a function with no worker fail with ``NO_WORKER``.
+    """
+
+    def __init__(
+        self,
+        *,
+        handle_prefix: Optional[str] = None,
+        job_retries: Optional[int] = None,
+        worker_wakeup: Optional[int] = None,
+        exceptions: Optional[bool] = None,
+        max_workload: Optional[int] = None,
+        max_packet: Optional[int] = None,
+        io_threads: Optional[int] = None,
+        require_worker: Optional[bool] = None,
+    ) -> None:
+        opts_out = ffi.new("gearlet_options **")
+        check(lib.gearlet_options_new(opts_out))
+        opts = opts_out[0]
+        try:
+            if handle_prefix is not None:
+                p = name_bytes(handle_prefix, "handle_prefix")
+                check(lib.gearlet_options_set_handle_prefix(opts, p, len(p)))
+            if job_retries is not None:
+                check(lib.gearlet_options_set_job_retries(opts, job_retries))
+            if worker_wakeup is not None:
+                check(lib.gearlet_options_set_worker_wakeup(opts, worker_wakeup))
+            if exceptions is not None:
+                check(lib.gearlet_options_set_exceptions_default(opts, int(exceptions)))
+            if max_workload is not None:
+                check(lib.gearlet_options_set_max_workload(opts, max_workload))
+            if max_packet is not None:
+                check(lib.gearlet_options_set_max_packet(opts, max_packet))
+            if io_threads is not None:
+                check(lib.gearlet_options_set_io_threads(opts, io_threads))
+            if require_worker is not None:
+                check(lib.gearlet_options_set_require_worker(opts, int(require_worker)))
+            out = ffi.new("gearlet_server **")
+            check(lib.gearlet_server_new(opts, out))
+        finally:
+            lib.gearlet_options_free(opts)
+        self._h = Handle(out[0], lib.gearlet_server_free, "server")
+        self.tcp_addresses: List[Tuple[str, int]] = []
+        self.unix_paths: List[str] = []
+
+    # -- network -----------------------------------------------------------------------------
+
+    def listen_tcp(self, host: str = "127.0.0.1", port: int = 0) -> Tuple[str, int]:
+        """Listen on TCP; ``port=0`` picks a free port. Returns the bound ``(host, port)``."""
+        h = host.encode()
+        bound = ffi.new("uint16_t *")
+        with self._h.use() as p:
+            check(lib.gearlet_server_listen_tcp(p, h, len(h), port, bound))
+        addr = (host, int(bound[0]))
+        self.tcp_addresses.append(addr)
+        return addr
+
+    def listen_unix(self, path: "str | os.PathLike[str]", mode: int = 0) -> str:
+        """Listen on a unix socket at ``path`` (file mode ``mode`` unless 0). A stale socket file
+        is replaced; a live one raises ``ADDRESS_IN_USE``. Returns the path."""
+        s = os.fspath(path)
+        b = os.fsencode(s)
+        with self._h.use() as p:
+            check(lib.gearlet_server_listen_unix(p, b, len(b), mode))
+        self.unix_paths.append(s)
+        return s
+
+    @property
+    def address(self) -> Tuple[str, int]:
+        """The first TCP address listened on (what a Gearman client's ``addServer`` takes)."""
+        if not self.tcp_addresses:
+            raise GearletError(Status.INVALID_ARGUMENT, "the server does not listen on TCP")
+        return self.tcp_addresses[0]
+
+    @property
+    def host(self) -> str:
+        return self.address[0]
+
+    @property
+    def port(self) -> int:
+        return self.address[1]
+
+    def close_listeners(self) -> None:
+        """Stop accepting (unix socket files are removed); open connections stay."""
+        with self._h.use() as p:
+            check(lib.gearlet_server_close_listeners(p))
+        self.tcp_addresses.clear()
+        self.unix_paths.clear()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Graceful network stop: stop accepting, wait up to ``timeout`` seconds until no job is
+        running, then close every connection. In-process clients and workers keep working, and a
+        later ``listen_*`` starts the socket layer again."""
+        with self._h.use() as p:
+            check(lib.gearlet_server_stop(p, to_ms(timeout)))
+        self.tcp_addresses.clear()
+        self.unix_paths.clear()
+
+    def close(self) -> None:
+        """Close listeners and network connections at once and release the server. Idempotent."""
+        self._h.close()
+        self.tcp_addresses.clear()
+        self.unix_paths.clear()
+
+    @property
+    def closed(self) -> bool:
+        return self._h.closed
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        h = getattr(self, "_h", None)
+        if h is not None:
+            h.close()
+
+    # -- in-process handles ------------------------------------------------------------------
+
+    def client(self, *, exceptions: bool = True) -> "Client":
+        """An in-process client of this server (no socket)."""
+        from .client import Client
+
+        return Client(self, exceptions=exceptions)
+
+    def worker(self, *, id: Optional[str] = None) -> "Worker":
+        """An in-process worker of this server (no socket)."""
+        from .worker import Worker
+
+        return Worker(self, id=id)
+
+    # -- views and test helpers --------------------------------------------------------------
+
+    def admin(self, command: str) -> str:
+        """Answer one admin text command (``"status"``, ``"maxqueue f 10"``, ...) exactly as a
+        socket peer would get it, without a socket."""
+        c = command.encode()
+        buf = ffi.new("gearlet_buf *")
+        with self._h.use() as p:
+            check(lib.gearlet_server_admin(p, c, len(c), buf))
+        return to_text(take_buf(buf))
+
+    def status(self) -> List[FunctionStatus]:
+        """The ``status`` view: one row per known function, sorted by name."""
+        return parse_status(self.admin("status"))
+
+    def workers(self) -> List[WorkerInfo]:
+        """The ``workers`` view: every session (clients too), in-process ones with address
+        ``"in-process"``."""
+        return parse_workers(self.admin("workers"))
+
+    def jobs(self) -> List[JobInfo]:
+        """The ``show jobs`` view: every job the server holds."""
+        return parse_jobs(self.admin("show jobs"))
+
+    def job_count(self) -> int:
+        """Jobs held: queued, running or delayed."""
+        n = ffi.new("size_t *")
+        with self._h.use() as p:
+            check(lib.gearlet_server_job_count(p, n))
+        return int(n[0])
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until the server holds no job; True if it got there."""
+        def attempt(ms: int) -> Optional[bool]:
+            with self._h.use() as p:
+                st = lib.gearlet_server_wait_idle(p, ms)
+            if st == Status.TIMEOUT:
+                return None
+            check(st)
+            return True
+
+        return bool(sliced_wait(timeout, attempt))
+
+    def reset(self) -> None:
+        """Drop every job, function and registration: waiting clients get WORK_FAIL, workers
+        holding jobs get ``JOB_NOT_FOUND`` for their results. Handles stay valid. For tests."""
+        with self._h.use() as p:
+            check(lib.gearlet_server_reset(p))
+
+    def cancel_job(self, handle: str) -> None:
+        """Cancel a job (admin ``cancel job``): it leaves at once and its clients get WORK_FAIL."""
+        b = name_bytes(handle, "handle")
+        with self._h.use() as p:
+            check(lib.gearlet_server_cancel_job(p, b, len(b)))
+
+    def _use(self) -> ContextManager[Any]:
+        """Borrow the C handle for one call (clients and workers are made from it)."""
+        return self._h.use()
