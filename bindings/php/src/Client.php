@@ -378,31 +378,31 @@ final class Client
     /**
      * Waits for the next event of one job ($handle) or of any job (null), pumping in-process
      * workers between short waits. Returns a gearlet status; on OK $event holds the event.
+     *
+     * In-process workers are pumped before each poll: when they can serve the job, its event is
+     * then already there, and a poll never has to spin for a reply that only this thread can make.
      */
     private function waitEvent(?string $handle, ?int $deadline, CData $event): int
     {
         $ptr = FFI::addr($event);
-        $wait = 0;
+        $last = false;
         while (true) {
+            if ($this->server->pump()) {
+                $wait = 0;
+            } else {
+                $wait = $this->server->hasPumpableWorkers() ? self::PUMP_SLICE_MS : self::SLICE_MS;
+                if ($deadline !== null) {
+                    $left = intdiv($deadline - hrtime(true) + 999_999, 1_000_000);
+                    $last = $left <= 0; // one more look at what already arrived, then give up
+                    $wait = max(0, min($wait, $left));
+                }
+            }
             $status = $handle === null
                 ? $this->ffi->gearlet_client_next_event($this->handle, $wait, $ptr)
                 : $this->ffi->gearlet_client_next_event_of($this->handle, $handle, strlen($handle), $wait, $ptr);
-            if ($status !== Native::TIMEOUT) {
+            if ($status !== Native::TIMEOUT || $last) {
                 return $status;
             }
-            if ($this->server->pump()) {
-                $wait = 0;
-                continue;
-            }
-            $slice = $this->server->hasPumpableWorkers() ? self::PUMP_SLICE_MS : self::SLICE_MS;
-            if ($deadline !== null) {
-                $left = intdiv($deadline - hrtime(true) + 999_999, 1_000_000);
-                if ($left <= 0) {
-                    return Native::TIMEOUT;
-                }
-                $slice = min($slice, $left);
-            }
-            $wait = $slice;
         }
     }
 
