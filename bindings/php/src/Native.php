@@ -18,7 +18,7 @@ use FFI\CData;
  */
 final class Native
 {
-    /** The scope name bindings/php/preload.php registers with FFI::load() under opcache.preload. */
+    /** The scope name the ffi.preload header of preload-header.php declares. */
     public const SCOPE = 'gearlet';
 
     /** gearlet_status numbers from the C ABI; fixed forever, so hard-coding them is safe. */
@@ -182,11 +182,11 @@ final class Native
                 return null;
             }
             return 'FFI is restricted to preloading here (ffi.enable=preload, SAPI ' . PHP_SAPI . '): '
-                . 'set opcache.preload=' . dirname(__DIR__) . '/preload.php (with opcache.preload_user), '
+                . 'set ffi.preload to the output of ' . dirname(__DIR__) . '/preload-header.php, '
                 . 'or set ffi.enable=true in php.ini';
         }
         return 'FFI is disabled (ffi.enable=' . ($mode === '' ? '0' : $mode) . '): set ffi.enable=true in php.ini '
-            . '(or ffi.enable=preload with opcache.preload=' . dirname(__DIR__) . '/preload.php)';
+            . '(or ffi.enable=preload with ffi.preload set to the output of ' . dirname(__DIR__) . '/preload-header.php)';
     }
 
     private static function preloadedScope(): ?FFI
@@ -204,7 +204,7 @@ final class Native
         if ($problem !== null) {
             throw new FfiUnavailableException($problem);
         }
-        if (self::$library === null && getenv('GEARLET_LIB') === false) {
+        if (self::$library === null && (getenv('GEARLET_LIB') ?: '') === '') {
             $scoped = self::preloadedScope();
             if ($scoped !== null) {
                 self::$library = 'preloaded scope "' . self::SCOPE . '"';

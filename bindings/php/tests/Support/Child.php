@@ -61,6 +61,26 @@ final class Child
         return $line;
     }
 
+    /** Reads stdout until the child closes it, waiting at most $seconds in all. */
+    public function readAll(float $seconds = 60.0): string
+    {
+        $deadline = microtime(true) + $seconds;
+        while (!feof($this->pipes[1])) {
+            $left = $deadline - microtime(true);
+            if ($left <= 0) {
+                throw new \RuntimeException("the child did not finish within {$seconds}s; stderr: " . $this->stderr());
+            }
+            $r = [$this->pipes[1]];
+            $w = $e = null;
+            if (stream_select($r, $w, $e, (int) $left, (int) (($left - (int) $left) * 1e6)) > 0) {
+                $this->buffer .= (string) fread($this->pipes[1], 65536);
+            }
+        }
+        $out = $this->buffer;
+        $this->buffer = '';
+        return $out;
+    }
+
     /** Sends a line to the child's stdin. */
     public function writeLine(string $line): void
     {
