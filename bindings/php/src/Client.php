@@ -326,8 +326,11 @@ final class Client
             if ($status !== Native::OK) {
                 return $this->fail(Native::returnCode($status), Native::message($status));
             }
-            $stop = $this->dispatch($event);
-            $this->ffi->gearlet_event_free($event);
+            try {
+                $stop = $this->dispatch($event);
+            } finally {
+                $this->ffi->gearlet_event_free($event); // also when a callback throws
+            }
             if ($stop !== null) {
                 return $stop;
             }
