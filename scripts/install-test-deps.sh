@@ -6,10 +6,11 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 need_apt=0
-for bin in /usr/sbin/gearmand gearman gearadmin php perl cc pkg-config; do
+for bin in /usr/sbin/gearmand gearman gearadmin php perl cc pkg-config phpunit; do
     command -v "$bin" >/dev/null 2>&1 || need_apt=1
 done
 php -m 2>/dev/null | grep -qx gearman || need_apt=1
+php -m 2>/dev/null | grep -qx imagick || need_apt=1
 perl -MGearman::Client -MGearman::Worker -e1 2>/dev/null || need_apt=1
 python3 -m pip --version >/dev/null 2>&1 || need_apt=1
 
@@ -20,7 +21,7 @@ if [ "$need_apt" = 1 ]; then
     # gcc (with its sanitizer runtimes), libc6-dev, pkg-config: the C ABI tests (tests/c/run.sh).
     apt-get install -y --no-install-recommends \
         gearman-job-server gearman-tools php-cli php-gearman libgearman-client-perl \
-        python3-pip ca-certificates gcc libc6-dev pkg-config
+        python3-pip ca-certificates gcc libc6-dev pkg-config phpunit php-imagick
 fi
 
 # The Debian package may start a gearmand service on 127.0.0.1:4730; the tests never use that

@@ -28,6 +28,12 @@ cargo test --features capi --test capi
 cargo test --features capi --bench capi
 tests/c/run.sh
 
+step "Python package and pytest plugin"
+bindings/python/run-tests.sh
+
+step "PHP package over FFI"
+bindings/php/run-tests.sh
+
 step "real peers: gearmand side by side, gearman CLI, PHP, Python, Perl"
 cargo build --release --bin gearlet
 GEARLET_BIN="$PWD/target/release/gearlet" python3 -m pytest tests/interop -q

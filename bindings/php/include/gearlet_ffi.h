@@ -1,0 +1,505 @@
+/*
+ * gearlet: an embedded Gearman job server. C ABI, generated from src/capi by cbindgen; do not edit
+ * (scripts/gen-headers.sh regenerates it, CI fails on any difference).
+ *
+ * Rules for every function (the README's "C ABI" section says the same):
+ *  - Handles are opaque pointers made by a `_new` function and released by its `_free`;
+ *    `_free(NULL)` does nothing. Each type's comment says who owns it, whether several threads may
+ *    use it at once, and what it must not outlive.
+ *  - Fallible functions return a gearlet_status; GEARLET_STATUS_OK is 0 and the numbers never
+ *    change. gearlet_status_message() turns one into text. Out-params are written only on
+ *    GEARLET_STATUS_OK; on any other status they are left as they were.
+ *  - Arguments come in the order: handle, inputs, outputs. Payloads, names and handles are
+ *    (const char *data, size_t len): binary-safe, never NUL-terminated on input; data may be NULL
+ *    when len is 0.
+ *  - Bytes gearlet allocates for the caller come as a gearlet_buf, freed with gearlet_buf_free().
+ *    Borrowed views (gearlet_slice) stay valid for as long as the function returning them says.
+ *  - Every pointer is checked: NULL gets GEARLET_STATUS_NULL_ARGUMENT, a freed or wrong-type handle
+ *    GEARLET_STATUS_INVALID_HANDLE (as long as its memory was not reused: do not rely on it), and
+ *    any handle used in a child after fork() GEARLET_STATUS_FORKED (the child must make its own
+ *    server). A panic inside gearlet is caught and returned as GEARLET_STATUS_PANIC.
+ *  - Every blocking call takes a timeout in milliseconds. No callback runs and no call blocks while
+ *    gearlet holds an internal lock.
+ *  - gearlet never writes to stdout or stderr: log messages go to gearlet_server_set_log_callback().
+ *  - gearlet_version() returns GEARLET_VERSION of the header the library was built with.
+ */
+
+// The version as text, equal to what gearlet_version() returns for a matching library.
+
+// Major version of the ABI and of the crate; the shared library's SONAME is
+// `libgearlet.so.<GEARLET_VERSION_MAJOR>`. Checked against Cargo.toml by `tests/capi.rs`.
+
+// Minor version.
+
+// Patch version.
+
+// What every fallible function returns. The numbers are fixed and never reused: bindings may
+// hard-code them. `gearlet_status_message()` turns one into text.
+typedef enum gearlet_status {
+  // Success; out-params were written.
+  GEARLET_STATUS_OK = 0,
+  // A blocking call's timeout passed first (not an error for `grab`, `wait_idle`, events).
+  GEARLET_STATUS_TIMEOUT = 1,
+  // A required pointer was NULL (or a buffer pointer was NULL with a non-zero length).
+  GEARLET_STATUS_NULL_ARGUMENT = 2,
+  // An argument was out of its range (unknown priority or flag bits, bad address, ...).
+  GEARLET_STATUS_INVALID_ARGUMENT = 3,
+  // The handle is not a live handle of that type (freed, or another type).
+  GEARLET_STATUS_INVALID_HANDLE = 4,
+  // The handle was created before `fork()` and is used in the child process.
+  GEARLET_STATUS_FORKED = 5,
+  // gearlet panicked inside the call; the call did nothing visible (a bug: please report).
+  GEARLET_STATUS_PANIC = 6,
+  // The job was already completed, failed or raised an exception through this handle.
+  GEARLET_STATUS_JOB_FINISHED = 7,
+  // The server was reset or stopped while the call waited.
+  GEARLET_STATUS_CLOSED = 8,
+  // A function name was empty.
+  GEARLET_STATUS_EMPTY_FUNCTION_NAME = 20,
+  // A function name was longer than 512 bytes.
+  GEARLET_STATUS_FUNCTION_NAME_TOO_LONG = 21,
+  // A unique id was longer than 64 bytes.
+  GEARLET_STATUS_UNIQUE_TOO_LARGE = 22,
+  // A workload or result was larger than the server's maximum workload.
+  GEARLET_STATUS_WORKLOAD_TOO_LARGE = 23,
+  // The function's queue for that priority is at its `maxqueue` limit.
+  GEARLET_STATUS_QUEUE_FULL = 24,
+  // The submission asked for a registered worker and there is none.
+  GEARLET_STATUS_NO_WORKER = 25,
+  // No such job, or not a job this worker holds, or a handle of another server.
+  GEARLET_STATUS_JOB_NOT_FOUND = 26,
+  // The named function does not exist.
+  GEARLET_STATUS_FUNCTION_NOT_FOUND = 27,
+  // The function still has workers or jobs.
+  GEARLET_STATUS_FUNCTION_IN_USE = 28,
+  // An option the server does not know.
+  GEARLET_STATUS_UNKNOWN_OPTION = 29,
+  // The job ended with WORK_FAIL.
+  GEARLET_STATUS_JOB_FAILED = 30,
+  // The job ended with WORK_EXCEPTION.
+  GEARLET_STATUS_JOB_EXCEPTION = 31,
+  // A socket operation failed (see the log callback for the OS error text).
+  GEARLET_STATUS_IO_ERROR = 40,
+  // The address or unix socket path is in use.
+  GEARLET_STATUS_ADDRESS_IN_USE = 41,
+  // The OS refused the address or path (privileged port, directory permissions).
+  GEARLET_STATUS_PERMISSION_DENIED = 42,
+} gearlet_status;
+
+// Kinds of client events; `GEARLET_EVENT_KIND_NONE` is only returned for a NULL event.
+typedef enum gearlet_event_kind {
+  // Not an event (NULL or invalid handle).
+  GEARLET_EVENT_KIND_NONE = 0,
+  // WORK_DATA: a chunk of streamed output.
+  GEARLET_EVENT_KIND_DATA = 1,
+  // WORK_WARNING.
+  GEARLET_EVENT_KIND_WARNING = 2,
+  // WORK_STATUS: progress numerator/denominator.
+  GEARLET_EVENT_KIND_STATUS = 3,
+  // WORK_COMPLETE with the result. Terminal.
+  GEARLET_EVENT_KIND_COMPLETE = 4,
+  // WORK_FAIL. Terminal.
+  GEARLET_EVENT_KIND_FAIL = 5,
+  // WORK_EXCEPTION with its data. Terminal.
+  GEARLET_EVENT_KIND_EXCEPTION = 6,
+} gearlet_event_kind;
+
+// Severity of a message given to the log callback.
+typedef enum gearlet_log_level {
+  // Something failed (accept errors).
+  GEARLET_LOG_LEVEL_ERROR = 0,
+  // Something a peer did wrong (oversized packets).
+  GEARLET_LOG_LEVEL_WARNING = 1,
+  // Listeners opened and closed.
+  GEARLET_LOG_LEVEL_INFO = 2,
+} gearlet_log_level;
+
+// Priorities for `gearlet_client_submit()`. Passed as an `int`: a value outside this list gets
+// `GEARLET_STATUS_INVALID_ARGUMENT` rather than undefined behaviour.
+typedef enum gearlet_priority {
+  // SUBMIT_JOB_HIGH(_BG).
+  GEARLET_PRIORITY_HIGH = 0,
+  // SUBMIT_JOB(_BG).
+  GEARLET_PRIORITY_NORMAL = 1,
+  // SUBMIT_JOB_LOW(_BG).
+  GEARLET_PRIORITY_LOW = 2,
+} gearlet_priority;
+
+// Bits of the `flags` argument of `gearlet_client_submit()`; unknown bits are refused so that
+// new flags can be added without changing what old programs mean.
+typedef enum gearlet_submit_flags {
+  // No flag: a foreground job whose events reach this client.
+  GEARLET_SUBMIT_FLAGS_NONE = 0,
+  // A background job: nobody waits for it, and the client going away does not drop it.
+  GEARLET_SUBMIT_FLAGS_BACKGROUND = 1,
+  // Fail with `GEARLET_STATUS_NO_WORKER` if no worker has registered the function.
+  GEARLET_SUBMIT_FLAGS_REQUIRE_WORKER = 2,
+} gearlet_submit_flags;
+
+// An in-process client of a server: submits jobs and receives their events without a socket.
+// Owned by the caller (`gearlet_client_new()` / `gearlet_client_free()`). Thread-safe: several
+// threads may submit and wait on different jobs of one client at once (events are routed by job).
+// It keeps the job core alive, so it may outlive its `gearlet_server`. Freeing it is the client
+// going away: its queued foreground jobs that nobody else wants are dropped.
+typedef struct gearlet_client gearlet_client;
+
+// One event of a foreground job: streamed data, a warning, a status update, or its end
+// (complete, fail, exception). Owned by the caller (`gearlet_event_free()`); immutable, so it may
+// be read from any thread; independent of the client and server (it may outlive both).
+typedef struct gearlet_event gearlet_event;
+
+// A job held by an in-process worker. Owned by the caller (`gearlet_job_free()`); thread-safe
+// (calls on one job are serialised), but must not be freed while another thread uses it. Its
+// handle, function, unique and workload stay valid until it is freed, also after it is finished.
+// Freeing an unfinished job gives it back to its queue (counted as a lost attempt, as a worker
+// crash is). It may outlive its worker: results for a job its worker gave back are refused with
+// `GEARLET_STATUS_JOB_NOT_FOUND`.
+typedef struct gearlet_job gearlet_job;
+
+// Settings for `gearlet_server_new()`, so that new knobs never change a function's signature.
+// Owned by the caller (`gearlet_options_new()` / `gearlet_options_free()`); not thread-safe
+// (setters change it in place): use it from one thread at a time. The server copies what it
+// needs, so the options may be freed right after `gearlet_server_new()`.
+typedef struct gearlet_options gearlet_options;
+
+// An embedded Gearman job server: the job core plus, once a listener is opened, a socket layer
+// with its own I/O threads. Owned by the caller (`gearlet_server_new()` /
+// `gearlet_server_free()`). Thread-safe: every function may be called from any thread at once.
+// Clients and workers made from it keep the job core alive, so they may outlive it (freeing the
+// server closes its listeners and network connections; in-process handles keep working together).
+typedef struct gearlet_server gearlet_server;
+
+// An in-process worker of a server: registers functions and grabs their jobs without a socket.
+// Owned by the caller (`gearlet_worker_new()` / `gearlet_worker_free()`). Thread-safe. It keeps
+// the job core alive, so it may outlive its `gearlet_server`. Freeing it is the worker going
+// away: jobs it still holds go back to their queues (counted as a lost attempt).
+typedef struct gearlet_worker gearlet_worker;
+
+// Bytes gearlet allocated and the caller now owns: release them with `gearlet_buf_free()`, and do
+// not change `data` or `len` before that. `data` is followed by a NUL byte not counted in `len`
+// (handy for handles and admin text); the bytes themselves may contain NULs.
+typedef struct gearlet_buf {
+  // First byte; NULL after `gearlet_buf_free()`.
+  const char *data;
+  // Number of bytes.
+  size_t len;
+} gearlet_buf;
+
+// GET_STATUS's answer, filled by `gearlet_client_status()`: plain data, no ownership.
+typedef struct gearlet_job_status {
+  // Non-zero if the server has the job.
+  int known;
+  // Non-zero if a worker holds it.
+  int running;
+  // Last WORK_STATUS numerator (0 before any).
+  uint32_t numerator;
+  // Last WORK_STATUS denominator (0 before any).
+  uint32_t denominator;
+  // Foreground clients waiting for it.
+  uint32_t waiting;
+} gearlet_job_status;
+
+// A borrowed view of bytes that gearlet keeps alive (how long is said by the function that
+// returns it). `data` is never NULL, even when `len` is 0; the bytes are not NUL-terminated in
+// general and may contain NULs.
+typedef struct gearlet_slice {
+  // First byte.
+  const char *data;
+  // Number of bytes.
+  size_t len;
+} gearlet_slice;
+
+// The log callback: `level`, the message as `(msg, len)` (also NUL-terminated), and the `user`
+// pointer given with it. It may run on any gearlet thread, several at once, and must return
+// quickly; it must not free or stop the server it logs for.
+typedef void (*gearlet_log_fn)(enum gearlet_log_level level, const char *msg, size_t len, void *user);
+
+// The library's version, e.g. "0.1.0": equal to `GEARLET_VERSION` of the header it was built
+// with. A static NUL-terminated string; never free it.
+const char *gearlet_version(void);
+
+// A static, NUL-terminated English text for a status (an `int`, so any value is safe to pass;
+// unknown numbers get "unknown status"). Never free it.
+const char *gearlet_status_message(int status);
+
+// Frees the bytes of a `gearlet_buf` gearlet filled and sets it to `{NULL, 0}`, so freeing it
+// twice is harmless. NULL, or a buf whose `data` is NULL, does nothing.
+void gearlet_buf_free(struct gearlet_buf *buf);
+
+// Makes an in-process client of `server`.
+enum gearlet_status gearlet_client_new(const struct gearlet_server *server,
+                                       struct gearlet_client **out);
+
+// Frees a client (the client going away, see `gearlet_client`). NULL does nothing.
+void gearlet_client_free(struct gearlet_client *client);
+
+// Submits a job. `unique` may be `(NULL, 0)` for none; `"-"` coalesces on the workload.
+// `priority` is a `gearlet_priority`; `flags` is a combination of `gearlet_submit_flags`.
+// A foreground job's events reach this client (`gearlet_client_wait()`,
+// `gearlet_client_next_event()`). On success the job handle is written to `handle_out` unless it
+// is NULL (free it with `gearlet_buf_free()`).
+enum gearlet_status gearlet_client_submit(const struct gearlet_client *client,
+                                          const char *function,
+                                          size_t function_len,
+                                          const char *unique,
+                                          size_t unique_len,
+                                          const char *data,
+                                          size_t data_len,
+                                          int priority,
+                                          uint32_t flags,
+                                          struct gearlet_buf *handle_out);
+
+// Waits up to `timeout_ms` for the end of one of this client's foreground jobs, consuming its
+// earlier events (as the Rust `Client::wait`). On success `*out` is the terminal event (kind
+// COMPLETE, FAIL or EXCEPTION); free it with `gearlet_event_free()`. On timeout
+// (`GEARLET_STATUS_TIMEOUT`) the job is left running.
+enum gearlet_status gearlet_client_wait(const struct gearlet_client *client,
+                                        const char *handle,
+                                        size_t handle_len,
+                                        uint32_t timeout_ms,
+                                        struct gearlet_event **out);
+
+// Submits a normal-priority foreground job and waits up to `timeout_ms` for its end: the submit
+// and `gearlet_client_wait()` in one call.
+enum gearlet_status gearlet_client_call(const struct gearlet_client *client,
+                                        const char *function,
+                                        size_t function_len,
+                                        const char *data,
+                                        size_t data_len,
+                                        uint32_t timeout_ms,
+                                        struct gearlet_event **out);
+
+// The next event of any of this client's foreground jobs, in the order the workers sent them,
+// waiting up to `timeout_ms`. Free it with `gearlet_event_free()`.
+enum gearlet_status gearlet_client_next_event(const struct gearlet_client *client,
+                                              uint32_t timeout_ms,
+                                              struct gearlet_event **out);
+
+// The next event of one foreground job of this client, waiting up to `timeout_ms`.
+enum gearlet_status gearlet_client_next_event_of(const struct gearlet_client *client,
+                                                 const char *handle,
+                                                 size_t handle_len,
+                                                 uint32_t timeout_ms,
+                                                 struct gearlet_event **out);
+
+// GET_STATUS by handle (any job of this server, not only this client's). An unknown handle is
+// success with `known == 0`.
+enum gearlet_status gearlet_client_status(const struct gearlet_client *client,
+                                          const char *handle,
+                                          size_t handle_len,
+                                          struct gearlet_job_status *out);
+
+// GET_STATUS_UNIQUE: by unique id, across functions (as gearmand).
+enum gearlet_status gearlet_client_status_unique(const struct gearlet_client *client,
+                                                 const char *unique,
+                                                 size_t unique_len,
+                                                 struct gearlet_job_status *out);
+
+// Whether WORK_EXCEPTION reaches this client as an EXCEPTION event (non-zero, the default for
+// in-process clients) or as a FAIL.
+enum gearlet_status gearlet_client_set_exceptions(const struct gearlet_client *client, int on);
+
+// Frees an event. NULL does nothing.
+void gearlet_event_free(struct gearlet_event *event);
+
+// The event's kind; `GEARLET_EVENT_KIND_NONE` for NULL or an invalid handle.
+enum gearlet_event_kind gearlet_event_get_kind(const struct gearlet_event *event);
+
+// The job handle the event belongs to (also NUL-terminated). Valid until the event is freed;
+// empty for NULL.
+struct gearlet_slice gearlet_event_handle(const struct gearlet_event *event);
+
+// The payload of a DATA, WARNING, COMPLETE or EXCEPTION event (binary-safe; empty for the
+// others). Valid until the event is freed.
+struct gearlet_slice gearlet_event_data(const struct gearlet_event *event);
+
+// A STATUS event's numerator (0 for other kinds).
+uint32_t gearlet_event_numerator(const struct gearlet_event *event);
+
+// A STATUS event's denominator (0 for other kinds).
+uint32_t gearlet_event_denominator(const struct gearlet_event *event);
+
+// Makes an options object holding gearmand's defaults.
+enum gearlet_status gearlet_options_new(struct gearlet_options **out);
+
+// Frees an options object. NULL does nothing.
+void gearlet_options_free(struct gearlet_options *options);
+
+// Job handles become `<prefix>:<n>` (default `H:<hostname>`, as gearmand; cut to 40 bytes).
+// Must be valid UTF-8.
+enum gearlet_status gearlet_options_set_handle_prefix(struct gearlet_options *options,
+                                                      const char *prefix,
+                                                      size_t prefix_len);
+
+// A job is handed out at most this many times; the last lost attempt fails it. 0 = no limit.
+enum gearlet_status gearlet_options_set_job_retries(struct gearlet_options *options,
+                                                    uint32_t retries);
+
+// How many sleeping workers one new job wakes; 0 = all (gearmand's default).
+enum gearlet_status gearlet_options_set_worker_wakeup(struct gearlet_options *options,
+                                                      uint32_t workers);
+
+// Non-zero: network clients get WORK_EXCEPTION without asking (gearmand's `--exceptions`).
+// In-process clients always get exceptions (see `gearlet_client_set_exceptions()`).
+enum gearlet_status gearlet_options_set_exceptions_default(struct gearlet_options *options, int on);
+
+// Largest workload or result accepted, in bytes (default 64 MiB). Must be > 0.
+enum gearlet_status gearlet_options_set_max_workload(struct gearlet_options *options, size_t bytes);
+
+// Largest packet a network peer may send, in bytes (default 64 MiB); a bigger one gets an
+// ERROR and the connection is closed. Must be at least 12 (a packet header).
+enum gearlet_status gearlet_options_set_max_packet(struct gearlet_options *options, uint32_t bytes);
+
+// Socket-layer threads (default 1; 0 means 1). Started with the first listener.
+enum gearlet_status gearlet_options_set_io_threads(struct gearlet_options *options,
+                                                   uint32_t threads);
+
+// Non-zero: a submission for a function no worker has registered fails at once with
+// `GEARLET_STATUS_NO_WORKER` (gearmand queues it).
+enum gearlet_status gearlet_options_set_require_worker(struct gearlet_options *options, int on);
+
+// Makes a server (no thread, no socket yet). `options` may be NULL for the defaults; it is copied.
+enum gearlet_status gearlet_server_new(const struct gearlet_options *options,
+                                       struct gearlet_server **out);
+
+// Stops the listeners and closes network connections at once (use `gearlet_server_stop()` first
+// for a graceful stop), then releases the handle. In-process clients and workers stay usable.
+// NULL does nothing. In a forked child it only forgets the handle (the parent's threads and
+// sockets are not the child's to stop).
+void gearlet_server_free(struct gearlet_server *server);
+
+// Listens on TCP. `host` is an IP address or a name (`"127.0.0.1"`, `"::1"`, `"localhost"`;
+// the first address it resolves to is used); `port` 0 picks a free port. On success the bound
+// port is written to `bound_port_out` if it is not NULL. Starts the I/O threads on first use.
+enum gearlet_status gearlet_server_listen_tcp(const struct gearlet_server *server,
+                                              const char *host,
+                                              size_t host_len,
+                                              uint16_t port,
+                                              uint16_t *bound_port_out);
+
+// Listens on a unix-domain socket at `path`, with file permissions `mode` (e.g. 0660) unless it
+// is 0. A stale socket file is replaced; a live one gets `GEARLET_STATUS_ADDRESS_IN_USE`.
+enum gearlet_status gearlet_server_listen_unix(const struct gearlet_server *server,
+                                               const char *path,
+                                               size_t path_len,
+                                               uint32_t mode);
+
+// Stops accepting on every listener (a unix socket file is removed). Open connections stay.
+enum gearlet_status gearlet_server_close_listeners(const struct gearlet_server *server);
+
+// Graceful network stop: stop accepting, wait up to `timeout_ms` until no job is running, then
+// close every connection and stop the I/O threads. In-process handles keep working, and a later
+// listen starts the socket layer again.
+enum gearlet_status gearlet_server_stop(const struct gearlet_server *server, uint32_t timeout_ms);
+
+// Sets (or with NULL removes) the function that receives the server's log messages; without one
+// gearlet logs nothing (it never writes to stderr). `user` is passed back as is, and must stay
+// valid until the server is freed, even after the callback is replaced (a message may be in
+// flight on another thread).
+enum gearlet_status gearlet_server_set_log_callback(const struct gearlet_server *server,
+                                                    gearlet_log_fn callback,
+                                                    void *user);
+
+// Answers one admin text command (`"status"`, `"workers"`, `"show jobs"`, `"maxqueue f 10"`,
+// `"cancel job H:x:1"`, ...; no line ending) with exactly the bytes a socket peer would get,
+// into `out` (free it with `gearlet_buf_free()`). Runs without a socket and without I/O threads.
+enum gearlet_status gearlet_server_admin(const struct gearlet_server *server,
+                                         const char *command,
+                                         size_t command_len,
+                                         struct gearlet_buf *out);
+
+// Drops every job, function and registration (waiting clients get WORK_FAIL; workers holding
+// jobs get `GEARLET_STATUS_JOB_NOT_FOUND` for their results). Handles stay valid. For tests.
+enum gearlet_status gearlet_server_reset(const struct gearlet_server *server);
+
+// Waits until the server holds no job (queued, running or delayed): `GEARLET_STATUS_OK`, or
+// `GEARLET_STATUS_TIMEOUT` after `timeout_ms`.
+enum gearlet_status gearlet_server_wait_idle(const struct gearlet_server *server,
+                                             uint32_t timeout_ms);
+
+// The number of jobs the server holds (queued, running or delayed).
+enum gearlet_status gearlet_server_job_count(const struct gearlet_server *server, size_t *out);
+
+// Cancels a job by handle (as the admin `cancel job`): it leaves at once and its clients get
+// WORK_FAIL.
+enum gearlet_status gearlet_server_cancel_job(const struct gearlet_server *server,
+                                              const char *handle,
+                                              size_t handle_len);
+
+// Makes an in-process worker of `server`.
+enum gearlet_status gearlet_worker_new(const struct gearlet_server *server,
+                                       struct gearlet_worker **out);
+
+// Frees a worker (the worker going away, see `gearlet_worker`). NULL does nothing.
+void gearlet_worker_free(struct gearlet_worker *worker);
+
+// Registers a function (CAN_DO). With `timeout_ms` > 0 (CAN_DO_TIMEOUT), a job of it held longer
+// than that is taken back and counted as a lost attempt. Registering again updates the timeout.
+enum gearlet_status gearlet_worker_register(const struct gearlet_worker *worker,
+                                            const char *function,
+                                            size_t function_len,
+                                            uint32_t timeout_ms);
+
+// Unregisters a function (CANT_DO); unknown names are ignored.
+enum gearlet_status gearlet_worker_unregister(const struct gearlet_worker *worker,
+                                              const char *function,
+                                              size_t function_len);
+
+// Unregisters every function (RESET_ABILITIES).
+enum gearlet_status gearlet_worker_unregister_all(const struct gearlet_worker *worker);
+
+// Sets the id the `workers` admin view shows (cut to 127 bytes).
+enum gearlet_status gearlet_worker_set_id(const struct gearlet_worker *worker,
+                                          const char *id,
+                                          size_t id_len);
+
+// Takes the next job of a registered function, high priority first, waiting up to `timeout_ms`
+// (0 = only if one is queued now). `GEARLET_STATUS_TIMEOUT` when none came.
+enum gearlet_status gearlet_worker_grab(const struct gearlet_worker *worker,
+                                        uint32_t timeout_ms,
+                                        struct gearlet_job **out);
+
+// Frees a job; an unfinished one goes back to its queue. NULL does nothing.
+void gearlet_job_free(struct gearlet_job *job);
+
+// The job's handle (also NUL-terminated). Valid until the job is freed; empty for NULL.
+struct gearlet_slice gearlet_job_handle(const struct gearlet_job *job);
+
+// The job's function name. Valid until the job is freed.
+struct gearlet_slice gearlet_job_function(const struct gearlet_job *job);
+
+// The job's unique id as submitted (empty for none, `-` for a workload-keyed one).
+struct gearlet_slice gearlet_job_unique(const struct gearlet_job *job);
+
+// The job's workload (binary-safe). Valid until the job is freed.
+struct gearlet_slice gearlet_job_workload(const struct gearlet_job *job);
+
+// Streams a chunk of output to the job's clients (WORK_DATA).
+enum gearlet_status gearlet_job_send_data(const struct gearlet_job *job,
+                                          const char *data,
+                                          size_t data_len);
+
+// Sends a warning to the job's clients (WORK_WARNING).
+enum gearlet_status gearlet_job_send_warning(const struct gearlet_job *job,
+                                             const char *data,
+                                             size_t data_len);
+
+// Reports progress (WORK_STATUS); GET_STATUS shows the last one.
+enum gearlet_status gearlet_job_send_status(const struct gearlet_job *job,
+                                            uint32_t numerator,
+                                            uint32_t denominator);
+
+// Ends the job with a result (WORK_COMPLETE). The job handle must still be freed.
+enum gearlet_status gearlet_job_complete(const struct gearlet_job *job,
+                                         const char *data,
+                                         size_t data_len);
+
+// Ends the job failed (WORK_FAIL). The job handle must still be freed.
+enum gearlet_status gearlet_job_fail(const struct gearlet_job *job);
+
+// Ends the job with an exception (WORK_EXCEPTION): clients that take exceptions get the data,
+// others a FAIL. The job handle must still be freed.
+enum gearlet_status gearlet_job_exception(const struct gearlet_job *job,
+                                          const char *data,
+                                          size_t data_len);
+
