@@ -272,7 +272,13 @@ impl Inner {
         let trim = self.config.trim_after_backlog;
         if trim > 0 && self.high_water.load(Ordering::Relaxed) >= trim {
             self.high_water.store(0, Ordering::Relaxed);
-            self.release_memory();
+            // Giving a large heap back takes milliseconds: not on the path of the job that
+            // happened to be last. The timer thread does it when there is one.
+            if self.config.timer_thread {
+                self.add_timer(Instant::now(), TimerKind::Trim);
+            } else {
+                self.release_memory();
+            }
         }
     }
 
@@ -569,6 +575,9 @@ impl Inner {
                     }
                 }
                 TimerKind::Schedule(id) => self.fire_schedule(id),
+                // Only if still idle: a new backlog will trim when it drains.
+                TimerKind::Trim if self.live.load(Ordering::Relaxed) == 0 => self.release_memory(),
+                TimerKind::Trim => {}
             }
         }
         self.timers.next_deadline()

@@ -16,6 +16,8 @@ pub(crate) enum TimerKind {
     Expire { job: Weak<Job>, attempt: u32 },
     /// A schedule's next run.
     Schedule(u64),
+    /// A backlog drained: give its memory back (off the path of the job that ended it).
+    Trim,
 }
 
 pub(crate) struct Entry {
