@@ -825,3 +825,20 @@ fn a_held_worker_that_loses_the_race_still_gets_the_next_job() {
     held.req(ECHO_REQ, &[b"end"]);
     held.expect(ECHO_RES, &[b"end"]);
 }
+
+#[test]
+fn a_closed_listener_refuses_connections_at_once() {
+    for _ in 0..20 {
+        let server = Server::new(Config {
+            handle_prefix: "H:t".into(),
+            ..Config::default()
+        });
+        let n = Network::start(server, NetConfig::default()).unwrap();
+        let (id, addr) = n.listen_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+        assert!(n.close_listener(id));
+        assert!(
+            TcpStream::connect(addr).is_err(),
+            "connect right after close_listener is refused"
+        );
+    }
+}

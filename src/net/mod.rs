@@ -143,6 +143,8 @@ pub struct ListenerId(u64);
 struct ListenerEntry {
     stop: Arc<Notify>,
     task: tokio::task::JoinHandle<()>,
+    /// Disconnects when the accept task (and so the listening socket) is gone.
+    gone: std::sync::mpsc::Receiver<()>,
     unix_path: Option<PathBuf>,
 }
 
@@ -270,12 +272,14 @@ impl Network {
     fn spawn_listener(&self, accept: Accept, unix_path: Option<PathBuf>) -> ListenerId {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let stop = Arc::new(Notify::new());
-        let task = self.rt().spawn(accept_loop(
-            accept,
-            self.server.clone(),
-            self.shared.clone(),
-            stop.clone(),
-        ));
+        let (alive, gone) = std::sync::mpsc::channel::<()>();
+        let server = self.server.clone();
+        let shared = self.shared.clone();
+        let stop2 = stop.clone();
+        let task = self.rt().spawn(async move {
+            let _alive = alive;
+            accept_loop(accept, server, shared, stop2).await;
+        });
         self.listeners
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -284,6 +288,7 @@ impl Network {
                 ListenerEntry {
                     stop,
                     task,
+                    gone,
                     unix_path,
                 },
             );
@@ -306,9 +311,14 @@ impl Network {
         }
     }
 
+    /// Stops a listener and returns once its socket is closed, so that a connect right after
+    /// `close_listener` is refused rather than queued on a socket about to close.
     fn stop_entry(e: ListenerEntry) {
         e.stop.notify_one();
         e.task.abort();
+        // The runtime drops the task (and the listener with it) on one of its threads; bounded
+        // in case this is called from a thread of that runtime that would have to do it.
+        let _ = e.gone.recv_timeout(Duration::from_secs(1));
         if let Some(p) = e.unix_path {
             let _ = std::fs::remove_file(p);
         }
