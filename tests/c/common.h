@@ -41,11 +41,4 @@ static inline int buf_eq(gearlet_buf b, const char *data, size_t len) {
     return b.data != NULL && b.len == len && memcmp(b.data, data, len) == 0;
 }
 
-static inline void sleep_ms(long ms) {
-    struct timespec ts;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000L;
-    nanosleep(&ts, NULL);
-}
-
 #endif
