@@ -508,7 +508,7 @@ fn pre_sleep_with_a_queued_job_noops_at_once_and_never_twice() {
 }
 
 #[test]
-fn sleeping_worker_gets_one_noop_per_sleep() {
+fn a_sleeping_worker_gets_exactly_one_noop() {
     let s = server();
     let w = session(&s);
     w.can_do(b"f", None).unwrap();

@@ -22,11 +22,12 @@ case "do":
 case "background":
     $h = $c->doBackground("reverse", "bg", "bg-unique-1");
     out("background " . handle_ok($h) . " " . rc($c));
-    // poll (bounded) until the worker has finished it
+    // ask (each jobStatus is a round trip to the server, bounded by the deadline) until the
+    // worker has finished it
     $deadline = microtime(true) + 10;
     do {
         $st = $c->jobStatus($h);
-    } while ($st[0] && microtime(true) < $deadline && (usleep(10000) || true));
+    } while ($st[0] && microtime(true) < $deadline);
     out("after " . json_encode($st));
     break;
 
@@ -71,7 +72,7 @@ case "status":
     $deadline = microtime(true) + 10;
     do {
         $st = $c->jobStatus($h);
-    } while (!($st[1] && $st[2] == 1) && microtime(true) < $deadline && (usleep(10000) || true));
+    } while (!($st[1] && $st[2] == 1) && microtime(true) < $deadline);
     out("jobStatus " . json_encode($st));
     out("jobStatusByUniqueKey " . json_encode($c->jobStatusByUniqueKey("uniq-hold")));
     out("unknown " . json_encode($c->jobStatus("H:nosuch:1")));

@@ -106,17 +106,22 @@ final class Child
         if (is_resource($this->pipes[0])) {
             fclose($this->pipes[0]);
         }
+        // The children exit on EOF of stdin; their stdout closing is the event waited on
+        // (stream_select, bounded by the deadline), then proc_close reaps the exit code.
         $deadline = microtime(true) + $seconds;
-        $code = -1;
-        while (microtime(true) < $deadline) {
-            $st = proc_get_status($this->process);
-            if (!$st['running']) {
-                $code = $st['exitcode'];
+        while (!feof($this->pipes[1])) {
+            $left = $deadline - microtime(true);
+            if ($left <= 0) {
                 break;
             }
-            usleep(2_000); // polling the exit, bounded by $deadline; not used to order events
+            $r = [$this->pipes[1]];
+            $w = $e = null;
+            if (stream_select($r, $w, $e, (int) $left, (int) (($left - (int) $left) * 1e6)) > 0) {
+                $this->buffer .= (string) fread($this->pipes[1], 65536);
+            }
         }
-        if ($code === -1) {
+        $killed = !feof($this->pipes[1]);
+        if ($killed) {
             proc_terminate($this->process, 9);
         }
         foreach ([1, 2] as $i) {
@@ -124,8 +129,8 @@ final class Child
                 fclose($this->pipes[$i]);
             }
         }
-        proc_close($this->process);
-        return $code;
+        $code = proc_close($this->process);
+        return $killed ? -1 : $code;
     }
 
     public function __destruct()
