@@ -774,8 +774,7 @@ impl Inner {
         s.worker
             .lock()
             .held
-            .iter()
-            .find(|j| j.id == id)
+            .get(id)
             .cloned()
             .ok_or(Error::JobNotFound)
     }
@@ -811,15 +810,7 @@ impl Inner {
 
     /// WORK_COMPLETE, WORK_FAIL, WORK_EXCEPTION: the job ends.
     pub(crate) fn work_finish(&self, s: &Arc<SessionShared>, id: u64, ev: WorkEvent) -> Result<()> {
-        let job = {
-            let mut w = s.worker.lock();
-            let i = w
-                .held
-                .iter()
-                .position(|j| j.id == id)
-                .ok_or(Error::JobNotFound)?;
-            w.held.swap_remove(i)
-        };
+        let job = s.worker.lock().held.take(id).ok_or(Error::JobNotFound)?;
         let f = &job.func;
         let mut wakers = Vec::new();
         {
@@ -911,16 +902,7 @@ impl Inner {
 
     /// An in-process worker dropped a job unfinished: treated as a lost attempt.
     pub(crate) fn release(&self, s: &Arc<SessionShared>, job: &Arc<Job>) {
-        let removed = {
-            let mut w = s.worker.lock();
-            match w.held.iter().position(|j| Arc::ptr_eq(j, job)) {
-                Some(i) => {
-                    w.held.swap_remove(i);
-                    true
-                }
-                None => false,
-            }
-        };
+        let removed = s.worker.lock().held.remove(job);
         if removed {
             self.requeue_or_fail(s, job);
         }
@@ -975,10 +957,7 @@ impl Inner {
         s.sleeping.store(false, Ordering::SeqCst);
         let (abilities, held) = {
             let mut w = s.worker.lock();
-            (
-                std::mem::take(&mut w.abilities),
-                std::mem::take(&mut w.held),
-            )
+            (std::mem::take(&mut w.abilities), w.held.take_all())
         };
         for a in abilities {
             self.forget_ability(s, &a.func);
@@ -1064,7 +1043,7 @@ impl Inner {
             );
         }
         if let Some(w) = worker {
-            w.worker.lock().held.retain(|j| !Arc::ptr_eq(j, &job));
+            w.worker.lock().held.remove(&job);
         }
         self.index_remove(job.id);
         wake_all(wakers);

@@ -30,7 +30,58 @@ pub(crate) struct WorkerState {
     /// Round-robin cursor into `abilities`: the next function to try first within a priority.
     pub rr: usize,
     /// Jobs this session holds (phase `Running`, `worker` = this session). Usually one.
-    pub held: Vec<Arc<Job>>,
+    pub held: HeldJobs,
+}
+
+/// The jobs one worker holds, oldest first, each beside its id. Finding a job compares ids in
+/// one contiguous buffer instead of touching every job (a cache miss each when a pipelining
+/// worker holds a thousand), and a worker that answers in assignment order finds its job at the
+/// front.
+#[derive(Default)]
+pub(crate) struct HeldJobs(std::collections::VecDeque<(u64, Arc<Job>)>);
+
+impl HeldJobs {
+    pub fn push(&mut self, job: Arc<Job>) {
+        self.0.push_back((job.id, job));
+    }
+
+    fn position(&self, id: u64) -> Option<usize> {
+        if self.0.front().is_some_and(|(i, _)| *i == id) {
+            return Some(0);
+        }
+        self.0.iter().position(|(i, _)| *i == id)
+    }
+
+    /// The held job with this id.
+    pub fn get(&self, id: u64) -> Option<&Arc<Job>> {
+        self.position(id).map(|p| &self.0[p].1)
+    }
+
+    /// Removes and returns the held job with this id.
+    pub fn take(&mut self, id: u64) -> Option<Arc<Job>> {
+        let p = self.position(id)?;
+        self.0.remove(p).map(|(_, j)| j)
+    }
+
+    /// Removes this very job; whether it was held.
+    pub fn remove(&mut self, job: &Arc<Job>) -> bool {
+        match self.position(job.id) {
+            Some(p) if Arc::ptr_eq(&self.0[p].1, job) => {
+                self.0.remove(p);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Empties the list, returning the jobs.
+    pub fn take_all(&mut self) -> Vec<Arc<Job>> {
+        self.0.drain(..).map(|(_, j)| j).collect()
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
 /// What the `workers` admin view shows of a session.
