@@ -362,6 +362,16 @@ impl Reader {
         }
     }
 
+    /// Whether a whole packet beyond the one last handed out is already buffered, i.e. whether
+    /// the next [`Reader::next`] can return without a read.
+    fn has_packet(&self) -> bool {
+        let pending = self
+            .buf
+            .get(self.start + self.consumed..self.end)
+            .unwrap_or(&[]);
+        matches!(check(pending, DEFAULT_MAX_PACKET), Check::Packet { .. })
+    }
+
     /// One admin text line without its LF (and CR); admin replies are not binary packets, so they
     /// are framed here by LF rather than by [`check`].
     fn line(&mut self) -> Res<String> {
@@ -760,15 +770,21 @@ fn drain_worker(o: &Opts, done: &AtomicU64, barrier: &Barrier) -> Res<Part> {
     barrier.wait();
     let start = Instant::now();
     loop {
+        let mut grabbed = false;
         if !empty && inflight.len() <= low && done.load(Ordering::Relaxed) < o.jobs {
             let t = Instant::now();
             while inflight.len() < o.window {
                 wr.push(Request::GrabJob);
                 inflight.push_back(t);
             }
+            grabbed = true;
         }
-        // Completions of the last batch go out with the grabs (or alone at the end).
-        wr.flush()?;
+        // Completions wait until the assignments already read are answered, then go out in one
+        // write, with the next batch of grabs if there is one: a pipelined worker that wrote
+        // each completion alone would measure its own system calls, not the server's.
+        if grabbed || !rd.has_packet() {
+            wr.flush()?;
+        }
         let Some(t) = inflight.pop_front() else { break };
         match rd.next()? {
             Response::JobAssign { handle, .. } => {
