@@ -277,8 +277,11 @@ impl Network {
         let shared = self.shared.clone();
         let stop2 = stop.clone();
         let task = self.rt().spawn(async move {
-            let _alive = alive;
-            accept_loop(accept, server, shared, stop2).await;
+            let listener = Listening {
+                accept,
+                _closed: alive,
+            };
+            accept_loop(listener, server, shared, stop2).await;
         });
         self.listeners
             .lock()
@@ -407,12 +410,22 @@ enum Accept {
     Unix(tokio::net::UnixListener),
 }
 
-async fn accept_loop(accept: Accept, server: Server, net: Arc<NetShared>, stop: Arc<Notify>) {
+/// A listening socket and the signal that it is closed. Fields drop in declaration order, so the
+/// socket is closed before `close_listener` hears of it, however the task is dropped (even
+/// before its first poll, when the captured variables would drop in an order of the compiler's
+/// choosing).
+struct Listening {
+    accept: Accept,
+    _closed: std::sync::mpsc::Sender<()>,
+}
+
+async fn accept_loop(listener: Listening, server: Server, net: Arc<NetShared>, stop: Arc<Notify>) {
+    let accept = &listener.accept;
     loop {
         let accepted = tokio::select! {
             _ = stop.notified() => return,
             r = async {
-                match &accept {
+                match accept {
                     Accept::Tcp(l) => l.accept().await.map(|(s, a)| (conn::Stream::Tcp(s), Some(a))),
                     Accept::Unix(l) => l.accept().await.map(|(s, _)| (conn::Stream::Unix(s), None)),
                 }
