@@ -54,7 +54,10 @@ UNIQUE_LEN=${UNIQUE_LEN:-36}
 TIMEOUT=${TIMEOUT:-60}
 BASE_PORT=${BASE_PORT:-47600}
 GEARMAND_BIN=${GEARMAND_BIN:-/usr/sbin/gearmand}
-GEARLET_THREADS=${GEARLET_THREADS:-$(nproc)}
+# Empty: gearlet's own default (half the CPUs, 1 to 4), as gearmand runs in its best shape.
+GEARLET_THREADS=${GEARLET_THREADS:-}
+GEARLET_THREAD_ARGS=()
+[[ -n $GEARLET_THREADS ]] && GEARLET_THREAD_ARGS=(--threads "$GEARLET_THREADS")
 GEARLET_ARGS=${GEARLET_ARGS:-}
 # The machine is shared: build with one job unless told otherwise.
 CARGO_JOBS=${CARGO_JOBS:-1}
@@ -131,7 +134,7 @@ start_server() {
         ;;
     gearlet)
         # shellcheck disable=SC2086 # GEARLET_ARGS is a list of extra flags
-        "$GEARLET_BIN" --port "$PORT" --listen 127.0.0.1 --threads "$GEARLET_THREADS" \
+        "$GEARLET_BIN" --port "$PORT" --listen 127.0.0.1 "${GEARLET_THREAD_ARGS[@]}" \
             --unix "$SOCK" --log-file none $GEARLET_ARGS >>"$WORK/gearlet.out" 2>&1 &
         ;;
     esac
@@ -330,7 +333,7 @@ report() {
     echo "   N=$N jobs (${SIZE}B workload, $uq), window $WINDOW; mixed $MIXED_N jobs (window $MIXED_WINDOW); sync ${SYNC_SECS}s"
     echo "   gearmand $GEARMAND_VERSION: $GEARMAND_BIN ${GEARMAND_FLAGS[*]}"
     if [[ $HAVE_GEARLET == 1 ]]; then
-        echo "   gearlet:  $GEARLET_BIN --threads $GEARLET_THREADS $GEARLET_ARGS"
+        echo "   gearlet:  $GEARLET_BIN ${GEARLET_THREAD_ARGS[*]} $GEARLET_ARGS (threads: ${GEARLET_THREADS:-default})"
     else
         echo "   gearlet:  not measured (see SKIP above)"
     fi

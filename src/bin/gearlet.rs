@@ -24,7 +24,9 @@ struct Args {
     /// Address to listen on; repeatable. Default: 127.0.0.1 only (gearmand listens on all).
     #[arg(short = 'L', long = "listen")]
     listen: Vec<String>,
-    /// I/O threads (0 = one). Default: the number of CPUs, at most 4.
+    /// I/O threads (0 = one). Default: half the CPUs, 1 to 4: the workers and clients of a job
+    /// server usually share its machine, and one busy-polling thread per two cores measured
+    /// fastest on a 2-core VM (the loads of benches/compare.sh).
     #[arg(short = 't', long)]
     threads: Option<usize>,
     /// Fail a job after it was handed to workers this many times and every attempt was lost
@@ -92,6 +94,10 @@ struct Args {
     /// (0 = answer at once, as gearmand).
     #[arg(long = "grab-hold-ms", default_value_t = 2)]
     grab_hold_ms: u64,
+    /// Microseconds an I/O thread with nothing to do polls its sockets before it sleeps (at
+    /// most; it adapts, and stops on an idle server). 0 = sleep at once, as gearmand.
+    #[arg(long = "busy-poll-us", default_value_t = 50)]
+    busy_poll_us: u64,
     /// How long a graceful stop (SIGTERM, SIGINT, `shutdown graceful`) waits for running jobs.
     #[arg(long = "shutdown-timeout", default_value_t = 30)]
     shutdown_timeout: u64,
@@ -221,7 +227,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         max_packet: args.max_packet_size,
         threads: args
             .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)))
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 4))
+            })
             .max(1),
         backlog: args.backlog,
         keepalive: args.keepalive.then_some(Keepalive {
@@ -234,6 +242,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         version: env!("CARGO_PKG_VERSION").into(),
         log: Some(sink),
         grab_hold: Duration::from_millis(args.grab_hold_ms),
+        busy_poll: Duration::from_micros(args.busy_poll_us),
     };
     let signals = Signals::install()?;
     let server = Server::new(config);

@@ -6,6 +6,7 @@
 //! same core. Shutdown is graceful: stop accepting, let running jobs finish up to a deadline, then
 //! close every connection.
 
+mod busy;
 mod conn;
 mod handler;
 
@@ -74,6 +75,11 @@ pub struct NetConfig {
     /// idle meanwhile anyway; the connection answers nothing else until then, so replies stay in
     /// order. Zero answers NO_JOB at once, as gearmand does.
     pub grab_hold: Duration,
+    /// How long an I/O thread that has run out of work polls its sockets before it sleeps
+    /// (the most it spins; the spin adapts to the load and stops on an idle server). Waking a
+    /// sleeping thread costs more than a whole request/response exchange on a VM; see
+    /// `busy.rs`. Zero: sleep at once.
+    pub busy_poll: Duration,
 }
 
 impl Default for NetConfig {
@@ -88,6 +94,7 @@ impl Default for NetConfig {
             version: env!("CARGO_PKG_VERSION").into(),
             log: None,
             grab_hold: Duration::from_millis(2),
+            busy_poll: Duration::from_micros(50),
         }
     }
 }
@@ -118,6 +125,7 @@ pub(crate) struct NetShared {
     requested: watch::Sender<Option<ShutdownRequest>>,
     connections: AtomicUsize,
     conn_done: Notify,
+    busy: Option<Arc<busy::BusyPoll>>,
 }
 
 impl NetShared {
@@ -168,19 +176,26 @@ impl std::fmt::Debug for Network {
 impl Network {
     /// Starts the runtime threads (nothing listens yet).
     pub fn start(server: Server, config: NetConfig) -> io::Result<Network> {
-        let rt = if config.threads <= 1 {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("gearlet-io")
-                .enable_all()
-                .build()?
+        let busy = if config.busy_poll.is_zero() {
+            None
         } else {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(config.threads)
-                .thread_name("gearlet-io")
-                .enable_all()
-                .build()?
+            Some(Arc::new(busy::BusyPoll::new(config.busy_poll)?))
         };
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder
+            .worker_threads(config.threads.max(1))
+            .thread_name("gearlet-io")
+            .enable_all();
+        if let Some(b) = &busy {
+            let (b1, b2) = (b.clone(), b.clone());
+            builder
+                .on_thread_park(move || b1.before_park())
+                .on_thread_unpark(move || b2.after_unpark());
+        }
+        let rt = builder.build()?;
+        if let Some(b) = &busy {
+            b.set_runtime(rt.handle().clone());
+        }
         let (close_tx, _) = watch::channel(false);
         let (requested, _) = watch::channel(None);
         Ok(Network {
@@ -192,6 +207,7 @@ impl Network {
                 requested,
                 connections: AtomicUsize::new(0),
                 conn_done: Notify::new(),
+                busy,
             }),
             listeners: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
@@ -466,6 +482,9 @@ async fn accept_loop(listener: Listening, server: Server, net: Arc<NetShared>, s
             }
             conn::Stream::Unix(s) => (s.as_raw_fd(), "unix".to_string(), true),
         };
+        if let Some(b) = &net.busy {
+            b.watch(fd);
+        }
         let session = match server.session(PeerInfo {
             fd: fd.into(),
             addr: peer,
