@@ -4,6 +4,7 @@ use super::handler::{Conn, Flow, GrabKind};
 use super::{LogLevel, NetShared};
 use crate::core::Event;
 use crate::protocol::packet::{self as p, Check};
+use std::future::Future;
 use std::io;
 use std::io::Read;
 use std::sync::Arc;
@@ -65,16 +66,16 @@ impl Stream {
             Stream::Unix(s) => s.try_write(buf),
         }
     }
-    async fn readable(&self) -> io::Result<()> {
+    fn poll_read_ready(&self, cx: &mut std::task::Context<'_>) -> Poll<io::Result<()>> {
         match self {
-            Stream::Tcp(s) => s.readable().await,
-            Stream::Unix(s) => s.readable().await,
+            Stream::Tcp(s) => s.poll_read_ready(cx),
+            Stream::Unix(s) => s.poll_read_ready(cx),
         }
     }
-    async fn writable(&self) -> io::Result<()> {
+    fn poll_write_ready(&self, cx: &mut std::task::Context<'_>) -> Poll<io::Result<()>> {
         match self {
-            Stream::Tcp(s) => s.writable().await,
-            Stream::Unix(s) => s.writable().await,
+            Stream::Tcp(s) => s.poll_write_ready(cx),
+            Stream::Unix(s) => s.poll_write_ready(cx),
         }
     }
 }
@@ -84,6 +85,16 @@ thread_local! {
     /// the connection's buffer costs less than zeroing spare capacity on every read. Never held
     /// across an await.
     static READ_SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; READ_CHUNK]);
+}
+
+/// What ended a wait.
+enum Wake {
+    /// The server is stopping, or the socket failed.
+    Stop,
+    /// The socket has bytes to read.
+    Read,
+    /// Room to write, an event in the mailbox, or the hold timer: the loop looks at everything.
+    Other,
 }
 
 /// Runs one connection until the peer closes, a protocol error closes it, or the server stops.
@@ -103,6 +114,14 @@ async fn serve(stream: &Stream, conn: &Conn, net: &Arc<NetShared>) {
     if *close_rx.borrow() {
         return;
     }
+    // The only value ever sent is `true`, so the first change (or the sender going away) means
+    // stop; the future is polled no more after that.
+    let closed = close_rx.changed();
+    tokio::pin!(closed);
+    // The GRAB hold's timer, re-armed only when a new hold begins.
+    let hold_timer = tokio::time::sleep_until(tokio::time::Instant::now());
+    tokio::pin!(hold_timer);
+    let mut hold_deadline: Option<Instant> = None;
     let mut rbuf: Vec<u8> = Vec::with_capacity(4096);
     let mut start = 0usize;
     let mut wbuf: Vec<u8> = Vec::with_capacity(4096);
@@ -256,32 +275,43 @@ async fn serve(stream: &Stream, conn: &Conn, net: &Arc<NetShared>) {
             tokio::task::yield_now().await;
             continue;
         }
-        // 4. Wait for the next thing to do.
+        // 4. Wait for the next thing to do: one poll function over the socket's readiness, the
+        // mailbox, the close signal and the hold timer, with nothing built or torn down per
+        // wait (a `select!` would construct and drop five futures every time round).
         let want_read = !closing && !eof && wbuf.len() < WRITE_HIGH_WATER;
         let want_events = !closing && wbuf.len() < WRITE_HIGH_WATER;
-        let events_ready = std::future::poll_fn(|cx| {
-            if conn.session.register_waker(cx.waker()) {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
+        if let Some((_, until, _)) = parked {
+            if hold_deadline != Some(until) {
+                hold_deadline = Some(until);
+                hold_timer.as_mut().reset(until.into());
             }
-        });
-        tokio::select! {
-            biased;
-            _ = close_rx.changed() => {
-                if *close_rx.borrow() {
-                    return;
+        }
+        let woke = std::future::poll_fn(|cx| {
+            if closed.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Wake::Stop);
+            }
+            if !wbuf.is_empty() {
+                if let Poll::Ready(r) = stream.poll_write_ready(cx) {
+                    return Poll::Ready(if r.is_ok() { Wake::Other } else { Wake::Stop });
                 }
             }
-            r = stream.writable(), if !wbuf.is_empty() => {
-                if r.is_err() {
-                    return;
+            if want_read {
+                if let Poll::Ready(r) = stream.poll_read_ready(cx) {
+                    return Poll::Ready(if r.is_ok() { Wake::Read } else { Wake::Stop });
                 }
             }
-            r = stream.readable(), if want_read => {
-                if r.is_err() {
-                    return;
-                }
+            if want_events && conn.session.register_waker(cx.waker()) {
+                return Poll::Ready(Wake::Other);
+            }
+            if parked.is_some() && hold_timer.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Wake::Other);
+            }
+            Poll::Pending
+        })
+        .await;
+        match woke {
+            Wake::Stop => return,
+            Wake::Read => {
                 let r = READ_SCRATCH.with(|tmp| stream.try_read(&mut tmp.borrow_mut(), &mut rbuf));
                 match r {
                     Ok(0) => eof = true,
@@ -290,8 +320,7 @@ async fn serve(stream: &Stream, conn: &Conn, net: &Arc<NetShared>) {
                     Err(_) => return,
                 }
             }
-            _ = events_ready, if want_events => {}
-            _ = tokio::time::sleep_until(parked.map_or_else(tokio::time::Instant::now, |p| p.1.into())), if parked.is_some() => {}
+            Wake::Other => {}
         }
     }
 }
