@@ -25,7 +25,6 @@
 use std::cell::Cell;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The first budget after a sleep that a spin would have caught.
@@ -35,7 +34,6 @@ const GROW_START: Duration = Duration::from_micros(10);
 pub(crate) struct BusyPoll {
     epoll: OwnedFd,
     max: Duration,
-    runtime: OnceLock<tokio::runtime::Handle>,
 }
 
 thread_local! {
@@ -55,16 +53,7 @@ impl BusyPoll {
         }
         // SAFETY: `fd` was just returned by epoll_create1 and is owned by nothing else.
         let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(BusyPoll {
-            epoll,
-            max,
-            runtime: OnceLock::new(),
-        })
-    }
-
-    /// Tells the poll set which runtime's injection queue to watch.
-    pub(crate) fn set_runtime(&self, handle: tokio::runtime::Handle) {
-        let _ = self.runtime.set(handle);
+        Ok(BusyPoll { epoll, max })
     }
 
     /// Adds a connection socket. The kernel drops it from the set when the socket closes, so
@@ -89,21 +78,24 @@ impl BusyPoll {
         n != 0
     }
 
-    fn task_injected(&self) -> bool {
-        self.runtime
-            .get()
-            .is_some_and(|h| h.metrics().global_queue_depth() > 0)
-    }
-
     /// Runs on a runtime thread that is about to sleep: spin while something may arrive soon.
     pub(crate) fn before_park(&self) {
         STATE.with(|s| {
             let (budget, _) = s.get();
             let start = Instant::now();
+            // The runtime this thread belongs to, for its injection queue. Looked up here rather
+            // than stored: the runtime owns this poll set, so a stored handle would be a cycle
+            // that keeps the runtime alive forever.
+            let runtime = tokio::runtime::Handle::try_current().ok();
+            let injected = || {
+                runtime
+                    .as_ref()
+                    .is_some_and(|h| h.metrics().global_queue_depth() > 0)
+            };
             if budget > 0 {
                 let budget = Duration::from_nanos(budget);
                 loop {
-                    if self.socket_ready() || self.task_injected() {
+                    if self.socket_ready() || injected() {
                         s.set((budget.as_nanos() as u64, None));
                         return;
                     }

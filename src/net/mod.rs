@@ -193,9 +193,6 @@ impl Network {
                 .on_thread_unpark(move || b2.after_unpark());
         }
         let rt = builder.build()?;
-        if let Some(b) = &busy {
-            b.set_runtime(rt.handle().clone());
-        }
         let (close_tx, _) = watch::channel(false);
         let (requested, _) = watch::channel(None);
         Ok(Network {
