@@ -114,6 +114,8 @@ static gearlet_server *make_server(void) {
     OK(gearlet_options_set_max_workload(o, 1 << 20));
     OK(gearlet_options_set_max_packet(o, 2 << 20));
     OK(gearlet_options_set_io_threads(o, 1));
+    OK(gearlet_options_set_busy_poll_us(o, 20));
+    EXPECT(gearlet_options_set_busy_poll_us(o, 1000001), GEARLET_STATUS_INVALID_ARGUMENT);
     OK(gearlet_options_set_require_worker(o, 0));
     EXPECT(gearlet_options_set_max_packet(o, 3), GEARLET_STATUS_INVALID_ARGUMENT);
     gearlet_server *srv = NULL;

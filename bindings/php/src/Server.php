@@ -30,7 +30,7 @@ final class Server
 
     /**
      * Options (all optional): handle_prefix (string), job_retries, worker_wakeup, max_workload,
-     * max_packet, io_threads (ints), exceptions_default, require_worker (bools), and library /
+     * max_packet, io_threads, busy_poll_us (ints), exceptions_default, require_worker (bools), and library /
      * header (paths for the FFI loader, see Native::configure()).
      *
      * @param array<string, mixed> $options
@@ -55,6 +55,7 @@ final class Server
                     'max_workload' => $ffi->gearlet_options_set_max_workload($opts, (int) $value),
                     'max_packet' => $ffi->gearlet_options_set_max_packet($opts, (int) $value),
                     'io_threads' => $ffi->gearlet_options_set_io_threads($opts, (int) $value),
+                    'busy_poll_us' => $ffi->gearlet_options_set_busy_poll_us($opts, (int) $value),
                     'require_worker' => $ffi->gearlet_options_set_require_worker($opts, $value ? 1 : 0),
                     default => throw new GearletException("unknown Server option \"$name\""),
                 };

@@ -123,6 +123,33 @@ final class ServerTest extends TestCase
         $server->listenTcp();
     }
 
+    /** Both ways of waiting for the network (spin first, or sleep at once) serve the same bytes. */
+    public function testBusyPollOption(): void
+    {
+        foreach ([0, 50] as $micros) {
+            $server = new Server(['busy_poll_us' => $micros]);
+            $port = $server->listenTcp('127.0.0.1', 0);
+            $client = new Client($server);
+            $client->doBackground('f', 'x');
+            for ($i = 0; $i < 10; $i++) {
+                $sock = stream_socket_client("tcp://127.0.0.1:$port", $errno, $errstr, 5);
+                self::assertIsResource($sock, $errstr);
+                stream_set_timeout($sock, 5);
+                fwrite($sock, "status\n");
+                $text = '';
+                while (!str_ends_with($text, "\n.\n") && ($line = fgets($sock)) !== false) {
+                    $text .= $line;
+                }
+                fclose($sock);
+                self::assertSame("f\t1\t0\t0\n.\n", $text, "busy_poll_us=$micros");
+            }
+            $server->free();
+        }
+        $this->expectException(GearletException::class);
+        $this->expectExceptionCode(3);
+        new Server(['busy_poll_us' => 2000000]);
+    }
+
     public function testUnknownOption(): void
     {
         $this->expectException(GearletException::class);

@@ -381,3 +381,57 @@ def test_worker_id_and_unregister(server: gearlet.Server) -> None:
     assert [r.functions for r in server.workers() if r.client_id == "abc"] == [("g",)]
     w.unregister_all()
     assert [r.functions for r in server.workers() if r.client_id == "abc"] == [()]
+
+
+@pytest.mark.parametrize("busy_poll_us", [0, 50])
+def test_busy_poll_option_serves_network_jobs(busy_poll_us: int) -> None:
+    import struct
+    import threading
+
+    def packet(kind: int, *args: bytes) -> bytes:
+        body = b"\0".join(args)
+        return b"\0REQ" + struct.pack(">II", kind, len(body)) + body
+
+    def read_packet(sock: socket.socket) -> tuple:
+        buf = b""
+        while len(buf) < 12:
+            chunk = sock.recv(12 - len(buf))
+            assert chunk, "server closed the connection"
+            buf += chunk
+        kind, size = struct.unpack(">II", buf[4:12])
+        body = b""
+        while len(body) < size:
+            chunk = sock.recv(size - len(body))
+            assert chunk, "server closed the connection"
+            body += chunk
+        return kind, body
+
+    with gearlet.Server(busy_poll_us=busy_poll_us) as s:
+        addr = s.listen_tcp("127.0.0.1", 0)
+        w = s.worker()
+        w.register("up", lambda job: job.workload.upper())
+        stop = threading.Event()
+
+        def serve() -> None:
+            while not stop.is_set():
+                w.work(0.05)
+
+        t = threading.Thread(target=serve)
+        t.start()
+        try:
+            with socket.create_connection(addr, timeout=TIMEOUT) as c:
+                for i in range(20):
+                    c.sendall(packet(7, b"up", b"", b"job%d" % i))  # SUBMIT_JOB
+                    assert read_packet(c)[0] == 8  # JOB_CREATED
+                    kind, body = read_packet(c)
+                    assert kind == 13  # WORK_COMPLETE
+                    assert body.split(b"\0", 1)[1] == b"JOB%d" % i
+        finally:
+            stop.set()
+            t.join(TIMEOUT)
+
+
+def test_busy_poll_option_is_bounded() -> None:
+    with pytest.raises(GearletError) as e:
+        gearlet.Server(busy_poll_us=2_000_000)
+    assert e.value.code == Status.INVALID_ARGUMENT

@@ -35,6 +35,7 @@ class Server:
         max_workload: largest workload or result in bytes.
         max_packet: largest packet a network peer may send.
         io_threads: socket-layer threads.
+        busy_poll_us: how long an idle I/O thread polls before it sleeps (default 50; 0 = never).
         require_worker: submissions for a function with no worker fail with ``NO_WORKER``.
     """
 
@@ -48,6 +49,7 @@ class Server:
         max_workload: Optional[int] = None,
         max_packet: Optional[int] = None,
         io_threads: Optional[int] = None,
+        busy_poll_us: Optional[int] = None,
         require_worker: Optional[bool] = None,
     ) -> None:
         opts_out = ffi.new("gearlet_options **")
@@ -69,6 +71,8 @@ class Server:
                 check(lib.gearlet_options_set_max_packet(opts, max_packet))
             if io_threads is not None:
                 check(lib.gearlet_options_set_io_threads(opts, io_threads))
+            if busy_poll_us is not None:
+                check(lib.gearlet_options_set_busy_poll_us(opts, busy_poll_us))
             if require_worker is not None:
                 check(lib.gearlet_options_set_require_worker(opts, int(require_worker)))
             out = ffi.new("gearlet_server **")
