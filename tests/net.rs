@@ -605,6 +605,52 @@ fn in_process_and_socket_peers_share_one_core() {
     assert_eq!(client.wait(&h, T).unwrap(), Bytes::from("done"));
 }
 
+/// With the busy poll off, short, and long (where only an early end of the spin keeps a wake-up
+/// from another thread from waiting it out), socket and in-process peers still serve each other.
+#[test]
+fn every_busy_poll_setting_serves_socket_and_in_process_peers() {
+    for micros in [0, 50, 200_000] {
+        let (n, addr) = start(
+            Config {
+                handle_prefix: "H:t".into(),
+                ..Config::default()
+            },
+            NetConfig {
+                busy_poll: Duration::from_micros(micros),
+                ..NetConfig::default()
+            },
+        );
+        let server = n.server().clone();
+        let mut sw = tcp(addr);
+        sw.req(CAN_DO, &[b"up"]);
+        sw.req(ECHO_REQ, &[b""]);
+        sw.expect(ECHO_RES, &[b""]);
+        let client = server.client().unwrap();
+        let mut c = tcp(addr);
+        for i in 0..50 {
+            // From another thread: the core wakes the worker's connection task remotely.
+            let h = client.submit("up", format!("x{i}")).unwrap();
+            sw.req(GRAB_JOB, &[]);
+            let (t, d) = sw.read();
+            assert_eq!(t, JOB_ASSIGN, "busy_poll {micros} us");
+            let handle = h.to_string();
+            assert!(d.starts_with(handle.as_bytes()));
+            sw.req(WORK_COMPLETE, &[handle.as_bytes(), b"ok"]);
+            assert_eq!(client.wait(&h, T).unwrap(), Bytes::from("ok"));
+            // Socket to socket.
+            c.req(SUBMIT_JOB, &[b"up", b"", b"y"]);
+            let (t, d) = c.read();
+            assert_eq!(t, JOB_CREATED);
+            sw.req(GRAB_JOB, &[]);
+            let (t, a) = sw.read();
+            assert_eq!(t, JOB_ASSIGN);
+            assert!(a.starts_with(&d));
+            sw.req(WORK_COMPLETE, &[&d, b"Y"]);
+            c.expect(WORK_COMPLETE, &[&d, b"Y"]);
+        }
+    }
+}
+
 fn sock_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("gearlet-test-{}-{name}.sock", std::process::id()))
 }
