@@ -289,13 +289,14 @@ impl Network {
         let server = self.server.clone();
         let shared = self.shared.clone();
         let stop2 = stop.clone();
-        let task = self.rt().spawn(async move {
-            let listener = Listening {
-                accept,
-                _closed: alive,
-            };
-            accept_loop(listener, server, shared, stop2).await;
-        });
+        // Built out here, so the task owns one value whose drop order is the struct's.
+        let listener = Listening {
+            accept,
+            _closed: alive,
+        };
+        let task = self
+            .rt()
+            .spawn(accept_loop(listener, server, shared, stop2));
         self.listeners
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -424,9 +425,9 @@ enum Accept {
 }
 
 /// A listening socket and the signal that it is closed. Fields drop in declaration order, so the
-/// socket is closed before `close_listener` hears of it, however the task is dropped (even
-/// before its first poll, when the captured variables would drop in an order of the compiler's
-/// choosing).
+/// socket is closed before `close_listener` hears of it, however the task is dropped (an async
+/// block that captured the two separately could drop them in either order when it is aborted
+/// before its first poll).
 struct Listening {
     accept: Accept,
     _closed: std::sync::mpsc::Sender<()>,
