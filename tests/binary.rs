@@ -105,6 +105,9 @@ fn bad_flags_are_refused_with_a_message() {
     let out = bin().args(["--verbose", "LOUD"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--verbose"));
+    let out = bin().args(["--busy-poll-us", "2000000"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--busy-poll-us"));
 }
 
 #[test]

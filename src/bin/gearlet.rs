@@ -95,8 +95,10 @@ struct Args {
     #[arg(long = "grab-hold-ms", default_value_t = 2)]
     grab_hold_ms: u64,
     /// Microseconds an I/O thread with nothing to do polls its sockets before it sleeps (at
-    /// most; it adapts, and stops on an idle server). 0 = sleep at once, as gearmand.
-    #[arg(long = "busy-poll-us", default_value_t = 50)]
+    /// most; it adapts, and stops on an idle server). 0 = sleep at once, as gearmand. At most
+    /// 1000000.
+    #[arg(long = "busy-poll-us", default_value_t = 50,
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     busy_poll_us: u64,
     /// How long a graceful stop (SIGTERM, SIGINT, `shutdown graceful`) waits for running jobs.
     #[arg(long = "shutdown-timeout", default_value_t = 30)]
