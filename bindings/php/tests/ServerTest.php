@@ -32,15 +32,7 @@ final class ServerTest extends TestCase
         $client->doBackground('f', 'x');
         // Both sockets answer the admin protocol with what admin() returns in-process.
         foreach (["tcp://127.0.0.1:$port", "unix://$path"] as $address) {
-            $sock = stream_socket_client($address, $errno, $errstr, 5);
-            self::assertIsResource($sock, "$address: $errstr");
-            stream_set_timeout($sock, 5);
-            fwrite($sock, "status\n");
-            $text = '';
-            while (!str_ends_with($text, "\n.\n") && ($line = fgets($sock)) !== false) {
-                $text .= $line;
-            }
-            fclose($sock);
+            $text = self::statusOverSocket($address);
             self::assertSame($server->admin('status'), $text, $address);
             self::assertSame("f\t1\t0\t0\n.\n", $text);
         }
@@ -132,15 +124,7 @@ final class ServerTest extends TestCase
             $client = new Client($server);
             $client->doBackground('f', 'x');
             for ($i = 0; $i < 10; $i++) {
-                $sock = stream_socket_client("tcp://127.0.0.1:$port", $errno, $errstr, 5);
-                self::assertIsResource($sock, $errstr);
-                stream_set_timeout($sock, 5);
-                fwrite($sock, "status\n");
-                $text = '';
-                while (!str_ends_with($text, "\n.\n") && ($line = fgets($sock)) !== false) {
-                    $text .= $line;
-                }
-                fclose($sock);
+                $text = self::statusOverSocket("tcp://127.0.0.1:$port");
                 self::assertSame("f\t1\t0\t0\n.\n", $text, "busy_poll_us=$micros");
             }
             $server->free();
@@ -148,6 +132,21 @@ final class ServerTest extends TestCase
         $this->expectException(GearletException::class);
         $this->expectExceptionCode(3);
         new Server(['busy_poll_us' => 2000000]);
+    }
+
+    /** Sends the admin `status` command over a new connection and returns the reply up to its "." line. */
+    private static function statusOverSocket(string $address): string
+    {
+        $sock = stream_socket_client($address, $errno, $errstr, 5);
+        self::assertIsResource($sock, "$address: $errstr");
+        stream_set_timeout($sock, 5);
+        fwrite($sock, "status\n");
+        $text = '';
+        while (!str_ends_with($text, "\n.\n") && ($line = fgets($sock)) !== false) {
+            $text .= $line;
+        }
+        fclose($sock);
+        return $text;
     }
 
     public function testUnknownOption(): void
