@@ -46,9 +46,6 @@ impl HeldJobs {
     }
 
     fn position(&self, id: u64) -> Option<usize> {
-        if self.0.front().is_some_and(|(i, _)| *i == id) {
-            return Some(0);
-        }
         self.0.iter().position(|(i, _)| *i == id)
     }
 
