@@ -136,13 +136,13 @@ pub(crate) struct Inner {
     pub prefix: Arc<str>,
     pub generation: u64,
     hasher: DefaultHashBuilder,
-    functions: [RwLock<FunctionMap>; FN_SHARDS],
+    pub(crate) functions: [RwLock<FunctionMap>; FN_SHARDS],
     /// Every job not `Done`, by number. Inserted under the function lock before the job becomes
     /// visible in a queue; removed after it is `Done`.
-    jobs: [Mutex<HashTable<Arc<Job>>>; JOB_SHARDS],
+    pub(crate) jobs: [Mutex<HashTable<Arc<Job>>>; JOB_SHARDS],
     next_job: AtomicU64,
     next_session: AtomicU64,
-    sessions: Mutex<HashMap<u64, Weak<SessionShared>>>,
+    pub(crate) sessions: Mutex<HashMap<u64, Weak<SessionShared>>>,
     schedules: Mutex<HashMap<u64, ScheduleEntry>>,
     /// Jobs not `Done`; `high_water` is its peak since the last trim.
     live: AtomicUsize,
