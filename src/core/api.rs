@@ -5,7 +5,7 @@ use super::job::{Event, Job, JobStatus, Priority, WorkEvent};
 use super::server::{Inner, Schedule, Server, SubmitRequest, Submitted};
 use super::session::{PeerInfo, Session, SessionShared};
 use super::{sys, Error, Result};
-use crate::sync::Arc;
+use crate::sync::{Arc, AtomicUsize, Ordering};
 use bytes::Bytes;
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -55,6 +55,9 @@ impl<'a> SubmitRequest<'a> {
 /// A job handed to a worker: what JOB_ASSIGN, JOB_ASSIGN_UNIQ and JOB_ASSIGN_ALL carry.
 pub struct Assignment {
     pub(crate) job: Arc<Job>,
+    /// The workload, held here: the job frees its own reference when it ends, and the C ABI
+    /// hands out pointers into this one that must outlive that.
+    pub(crate) workload: Bytes,
 }
 
 impl Assignment {
@@ -72,7 +75,7 @@ impl Assignment {
     }
     /// The data.
     pub fn workload(&self) -> &[u8] {
-        self.job.data()
+        &self.workload
     }
     /// The reducer of a reduce job.
     pub fn reducer(&self) -> Option<&[u8]> {
@@ -132,7 +135,10 @@ impl Session {
     /// functions, round-robin between functions within a priority.
     pub fn grab(&self) -> Result<Option<Assignment>> {
         self.check()?;
-        Ok(self.inner.grab(&self.shared).map(|job| Assignment { job }))
+        Ok(self
+            .inner
+            .grab(&self.shared)
+            .map(|(job, workload)| Assignment { job, workload }))
     }
 
     /// PRE_SLEEP: if a job is runnable now, a NOOP is queued at once; otherwise the session is
@@ -381,6 +387,10 @@ impl Client {
 pub struct Worker {
     session: Session,
     prefix: Arc<str>,
+    /// Threads blocked in [`Worker::grab`] on this worker. They share one session, which has one
+    /// sleep and gets one NOOP per sleep: the thread that takes the NOOP puts the session back to
+    /// sleep for the others, or later jobs would wake nobody.
+    waiters: AtomicUsize,
 }
 
 impl Worker {
@@ -428,6 +438,7 @@ impl Worker {
     fn job(&self, a: Assignment) -> WorkerJob {
         WorkerJob {
             job: a.job,
+            workload: a.workload,
             session: self.session.shared.clone(),
             inner: self.session.inner.clone(),
             generation: self.session.generation,
@@ -437,25 +448,37 @@ impl Worker {
     }
 
     /// Waits up to `timeout` for a job (sleeping as a socket worker does: PRE_SLEEP, then one
-    /// NOOP per sleep).
+    /// NOOP per sleep). Several threads may call it on one worker at once.
     pub fn grab(&self, timeout: Duration) -> Result<Option<WorkerJob>> {
         let d = deadline(timeout);
         loop {
             if let Some(j) = self.try_grab()? {
                 return Ok(Some(j));
             }
-            self.session.pre_sleep()?;
-            if self
-                .session
-                .wait_event_matching(Some(d), |e| matches!(e, Event::Noop))?
-                .is_none()
-            {
-                // Timed out asleep: go back to awake so no stale NOOP piles up.
+            self.waiters.fetch_add(1, Ordering::SeqCst);
+            let woke = self.session.pre_sleep().and_then(|()| {
                 self.session
-                    .shared
-                    .sleeping
-                    .store(false, crate::sync::Ordering::SeqCst);
-                return Ok(None);
+                    .wait_event_matching(Some(d), |e| matches!(e, Event::Noop))
+            });
+            let others = self.waiters.fetch_sub(1, Ordering::SeqCst) - 1;
+            match woke? {
+                Some(_) => {
+                    if others > 0 {
+                        // Asleep again on behalf of the threads still waiting; if a job is
+                        // queued this wakes one of them at once.
+                        self.session.pre_sleep()?;
+                    }
+                }
+                // The others keep the session asleep.
+                None if others > 0 => return Ok(None),
+                None => {
+                    if self.session.cancel_sleep() {
+                        return Ok(None);
+                    }
+                    // Woken just as the wait ended: the wake-up was spent on this worker, so its
+                    // job is taken here rather than left with nobody woken for it.
+                    return self.try_grab();
+                }
             }
         }
     }
@@ -484,6 +507,7 @@ impl Worker {
 /// it unfinished gives it back to the queue (counted as a lost attempt, as a worker crash is).
 pub struct WorkerJob {
     job: Arc<Job>,
+    workload: Bytes,
     session: Arc<SessionShared>,
     inner: Arc<Inner>,
     generation: u64,
@@ -524,7 +548,7 @@ impl WorkerJob {
     }
     /// The data.
     pub fn workload(&self) -> &[u8] {
-        self.job.data()
+        &self.workload
     }
     /// The reducer of a reduce job.
     pub fn reducer(&self) -> Option<&[u8]> {
@@ -536,6 +560,7 @@ impl WorkerJob {
     pub(crate) fn assignment(&self) -> Assignment {
         Assignment {
             job: self.job.clone(),
+            workload: self.workload.clone(),
         }
     }
     /// Streams a chunk of output (WORK_DATA).
@@ -611,6 +636,7 @@ impl Server {
         Ok(Worker {
             session,
             prefix: self.inner.prefix.clone(),
+            waiters: AtomicUsize::new(0),
         })
     }
 }

@@ -41,6 +41,14 @@ pub struct Config {
     /// After a backlog of at least this many jobs drains to empty, unused capacity is released and
     /// the allocator asked to return free memory to the OS. 0 disables it.
     pub trim_after_backlog: usize,
+    /// Most bytes of replies (WORK_DATA, results, ...) that may wait for one peer to take them.
+    /// A peer past it (a client that never reads while a worker streams to it) is disconnected
+    /// and detached from its jobs, instead of its backlog growing without bound. Default 64 MiB.
+    pub max_client_backlog: usize,
+    /// Most functions one session may register. Each ability is looked at by the session's
+    /// GRABs, so this bounds what one connection can make the server do per request. Default
+    /// 10,000; a CAN_DO past it is refused.
+    pub max_abilities: usize,
 }
 
 impl Default for Config {
@@ -54,6 +62,8 @@ impl Default for Config {
             require_worker: false,
             timer_thread: true,
             trim_after_backlog: 10_000,
+            max_client_backlog: 64 << 20,
+            max_abilities: 10_000,
         }
     }
 }

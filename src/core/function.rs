@@ -1,11 +1,15 @@
-//! A function: its three priority queues, its unique index, its counters and its sleeping workers,
-//! all behind one lock so that they always agree.
+//! A function: its three priority queues, its counters and its sleeping workers, all behind one
+//! lock so that they always agree. (Its unique keys live in the server-wide index, changed under
+//! this same lock: see `unique.rs`.)
 
-use super::job::{spread, Job, Phase, Priority, UniqueKey};
+use super::job::{Job, Phase, Priority};
 use super::session::SessionShared;
 use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
-use hashbrown::HashTable;
 use std::collections::VecDeque;
+
+/// Stale queue entries (cancelled or dropped jobs) are swept out once there are more than this
+/// many and they outnumber the live ones, so they cost at most about one slot per live job.
+const STALE_SWEEP_MIN: usize = 64;
 
 /// Queues shrink when they use less than a quarter of a capacity at least this large, so a drained
 /// backlog gives its memory back without thrashing small queues.
@@ -22,26 +26,30 @@ pub(crate) struct Function {
 
 /// Invariants (all under `Function::state`):
 /// - `queued[p]` = jobs in `queues[p]` whose phase is `Queued`; the other entries of `queues[p]`
-///   are `Done` jobs (cancelled or dropped) counted in `stale`, skipped when popped and compacted
-///   when they outnumber live ones. So views count a cancelled job out at once.
+///   are `Done` jobs (cancelled or dropped) counted in `stale`, skipped when popped and swept
+///   when they outnumber live ones. So views count a cancelled job out at once. A `Done` job holds
+///   no workload, so a stale entry costs its slot and the job's fixed part only.
 /// - `running` = jobs of this function in phase `Running`; `delayed` = in phase `Delayed`.
-/// - `uniques` holds exactly the not-`Done` jobs of this function with a unique key.
 /// - `workers` = live sessions with this function among their abilities.
-/// - `sleepers` holds sessions that said PRE_SLEEP while having this ability; entries whose
-///   session is no longer asleep are stale and removed on the next wake-up pass.
+/// - `sleepers` holds `(session, sleep number)` for each PRE_SLEEP of a session having this
+///   ability; an entry is live while that session is asleep in that same sleep. Stale entries are
+///   dropped on the next wake-up pass, or swept once they outnumber the workers.
+/// - A function with no jobs, no workers, no limit and no `create function` leaves the registry
+///   (`dropped` is set first, under this lock).
 pub(crate) struct FuncState {
     pub queues: [VecDeque<Arc<Job>>; 3],
     pub queued: [usize; 3],
     pub stale: usize,
     pub running: usize,
     pub delayed: usize,
-    pub uniques: HashTable<Arc<Job>>,
     pub workers: usize,
-    pub sleepers: Vec<Arc<SessionShared>>,
+    pub sleepers: Vec<(Arc<SessionShared>, u64)>,
     /// Per-priority queue limits; 0 = none.
     pub max_queue: [usize; 3],
-    /// Set when `drop function` removed it from the registry; a caller that still holds the Arc
-    /// must look the name up again.
+    /// Made known by `create function`: stays listed while idle, as in gearmand.
+    pub pinned: bool,
+    /// Set when it left the registry (`drop function`, `reset`, or idle); a caller that still
+    /// holds the Arc must look the name up again.
     pub dropped: bool,
 }
 
@@ -56,10 +64,10 @@ impl Function {
                 stale: 0,
                 running: 0,
                 delayed: 0,
-                uniques: HashTable::new(),
                 workers: 0,
                 sleepers: Vec::new(),
                 max_queue: [0; 3],
+                pinned: false,
                 dropped: false,
             }),
         }
@@ -78,16 +86,33 @@ impl FuncState {
         self.queued.iter().sum::<usize>() + self.running + self.delayed
     }
 
-    /// Marks a function that leaves the registry (`drop function`, `reset`) and drops the stale
-    /// queue entries of its cancelled jobs: they point back at the function through `Job::func`,
-    /// and nothing would pop them any more, so that reference cycle would keep both alive forever.
+    /// Whether nothing keeps it in the registry: no job, no worker, no limit, not created by
+    /// `create function`.
+    pub fn idle(&self) -> bool {
+        self.total() == 0 && self.workers == 0 && self.max_queue == [0; 3] && !self.pinned
+    }
+
+    /// Marks a function that leaves the registry and drops the stale queue entries of its
+    /// cancelled jobs: they point back at the function through `Job::func`, and nothing would pop
+    /// them any more, so that reference cycle would keep both alive forever. The sleepers go too
+    /// (they point at sessions, which point at their abilities).
     pub fn mark_dropped(&mut self) {
         self.dropped = true;
         if self.stale > 0 {
-            for q in &mut self.queues {
-                q.retain(|j| j.state.lock().phase != Phase::Done);
-            }
-            self.stale = 0;
+            self.sweep();
+        }
+        self.sleepers = Vec::new();
+    }
+
+    /// Drops the stale entries. Reads each job's phase atomic, never its lock: a caller may hold
+    /// one of these jobs' locks.
+    fn sweep(&mut self) {
+        for q in &mut self.queues {
+            q.retain(|j| j.phase() == Phase::Queued);
+        }
+        self.stale = 0;
+        for p in 0..3 {
+            self.maybe_shrink(p);
         }
     }
 
@@ -98,8 +123,7 @@ impl FuncState {
     /// Takes the first live job of priority `p`, skipping stale entries.
     pub fn pop(&mut self, p: usize) -> Option<Arc<Job>> {
         while let Some(job) = self.queues[p].pop_front() {
-            let live = job.state.lock().phase == Phase::Queued;
-            if live {
+            if job.phase() == Phase::Queued {
                 self.queued[p] -= 1;
                 self.maybe_shrink(p);
                 return Some(job);
@@ -120,44 +144,19 @@ impl FuncState {
     pub fn forget_queued(&mut self, p: usize) {
         self.queued[p] -= 1;
         self.stale += 1;
-        let live: usize = self.queued_total();
-        if self.stale > 64 && self.stale > live {
-            for q in &mut self.queues {
-                q.retain(|j| j.state.lock().phase == Phase::Queued);
-            }
-            self.stale = 0;
-            for p in 0..3 {
-                self.maybe_shrink(p);
-            }
+        if self.stale > STALE_SWEEP_MIN && self.stale > self.queued_total() {
+            self.sweep();
         }
     }
 
-    /// Finds a live job of this function with the same unique key.
-    pub fn find_unique(&self, key: &UniqueKey<'_>) -> Option<&Arc<Job>> {
-        self.uniques
-            .find(spread(key.hash), |j| j.matches_unique(key))
-    }
-
-    pub fn insert_unique(&mut self, job: Arc<Job>) {
-        self.uniques
-            .insert_unique(job.table_hash(), job, |j| j.table_hash());
-    }
-
-    pub fn remove_unique(&mut self, job: &Arc<Job>) {
-        if !job.has_unique() {
-            return;
+    /// Registers a sleeping session (its sleep number `seq`), sweeping stale entries once they
+    /// outnumber the workers so a worker that sleeps and is woken elsewhere over and over does
+    /// not grow the list.
+    pub fn add_sleeper(&mut self, s: &Arc<SessionShared>, seq: u64) {
+        if self.sleepers.len() > 2 * self.workers + 16 {
+            self.sleepers.retain(|(x, q)| x.asleep_in(*q));
         }
-        if let Ok(e) = self
-            .uniques
-            .find_entry(job.table_hash(), |j| Arc::ptr_eq(j, job))
-        {
-            e.remove();
-        }
-        let cap = self.uniques.capacity();
-        if cap >= SHRINK_MIN_CAPACITY && self.uniques.len() < cap / 4 {
-            self.uniques
-                .shrink_to(self.uniques.len() * 2, |j| j.table_hash());
-        }
+        self.sleepers.push((s.clone(), seq));
     }
 
     /// Whether a submission of priority `p` is over this function's `maxqueue`. As in gearmand,

@@ -2,7 +2,9 @@
 
 use super::function::Function;
 use super::session::SessionShared;
-use crate::sync::{Arc, Mutex};
+use super::timers::TimerKey;
+use super::unique::{UniqueKey, UniqueKind};
+use crate::sync::{Arc, AtomicU8, Mutex, Ordering};
 use bytes::Bytes;
 
 /// A job's priority. Workers are served high before normal before low, across all their
@@ -27,38 +29,10 @@ impl Priority {
     }
 }
 
-/// How a job coalesces, beside its function.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum UniqueKind {
-    /// Empty unique: never coalesces.
-    None,
-    /// An explicit unique id (1 to 64 bytes, kept whole).
-    Explicit,
-    /// The unique `-`: coalesce on the workload itself (compared byte for byte, so a hash
-    /// collision never merges two different workloads).
-    Data,
-}
-
-/// A unique key as a submission presents it: the explicit unique, or the workload for `-`.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct UniqueKey<'a> {
-    pub kind: UniqueKind,
-    pub bytes: &'a [u8],
-    /// 32 bits of the key's hash; see [`spread`].
-    pub hash: u32,
-}
-
-/// The unique index's table hash from a job's stored 32-bit hash: a multiply spreads it over
-/// 64 bits so hashbrown's control tags (top 7 bits) and bucket index (low bits) both vary.
-#[inline]
-pub(crate) fn spread(h: u32) -> u64 {
-    u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
 /// Where a job is. The phase decides which of the function's counters counts it; every change of
 /// phase happens with the function's lock held, in the same critical section as the counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Phase {
     /// Waiting for its run-at time (epoch job); counted in `FuncState::delayed`.
     Delayed,
@@ -70,32 +44,37 @@ pub(crate) enum Phase {
     Done,
 }
 
-/// One job. Immutable fields are read without a lock; `state` is locked only with the owning
-/// function's lock already held (lock order: worker state → function → job → mailbox).
+/// One job. Immutable fields are read without a lock. The phase is an atomic written only with
+/// the owning function's lock held, so whoever holds that lock reads it without the job's lock:
+/// a queue sweep never locks the jobs it sweeps (taking them was what deadlocked the 65th
+/// `cancel job`, whose own job lock the sweep tried to take again). `state` is locked only with
+/// the owning function's lock already held, or alone (lock order: worker state → function → job
+/// → mailbox).
 ///
-/// Memory: a queued job is this struct (112 bytes) in an `Arc`, plus one allocation holding the
-/// workload and the unique together, plus its slots in the queue and indexes.
+/// Memory: a queued job is this struct in an `Arc`, its workload (behind the state lock, so it
+/// can be freed the moment the job is `Done`: a dropped or finished job holds no workload while
+/// a stale queue entry, a timer or an unread reply still points at it), an explicit unique's
+/// bytes, and its slots in the queue and indexes.
 pub(crate) struct Job {
     pub id: u64,
     pub func: Arc<Function>,
-    /// The workload followed by the explicit unique: one allocation for both.
-    bytes: Box<[u8]>,
+    /// The explicit unique (empty for none and for `-`); immutable, so GET_STATUS_UNIQUE and the
+    /// unique index compare it without the job's lock.
+    unique: Box<[u8]>,
     /// Reduce jobs are rare: one pointer here instead of a 16-byte slice on every job.
     #[allow(clippy::box_collection)]
     pub reducer: Option<Box<Vec<u8>>>,
     /// 32 bits of the unique key's hash, stored so that removing a job from the unique index
     /// (or resizing it) never has to read and hash the key again.
     uhash: u32,
-    /// Length of the unique at the end of `bytes` (at most 64).
-    ulen: u8,
     ukind: UniqueKind,
     pub priority: Priority,
+    phase: AtomicU8,
     pub state: Mutex<JobState>,
 }
 
 /// The mutable part of a job.
 pub(crate) struct JobState {
-    pub phase: Phase,
     /// A background submission wants this job: it survives its foreground clients leaving.
     pub background: bool,
     /// How many times it was handed to a worker.
@@ -104,81 +83,96 @@ pub(crate) struct JobState {
     pub retries: u32,
     pub numerator: u32,
     pub denominator: u32,
-    /// The worker holding it; `Some` exactly when `phase == Running`.
+    /// The worker holding it; `Some` exactly when the phase is `Running`.
     pub worker: Option<Arc<SessionShared>>,
     /// Foreground clients waiting for its events, each at most once.
     pub clients: Vec<Arc<SessionShared>>,
+    /// The workload; emptied when the job becomes `Done`. A worker's assignment holds its own
+    /// reference, so what it reads stays valid after that.
+    pub bytes: Bytes,
+    /// Its pending deadline (epoch release or ability timeout), removed when it is no longer due.
+    pub timer: Option<TimerKey>,
+}
+
+impl JobState {
+    /// A fresh state for a new job.
+    pub fn new(background: bool, bytes: Bytes) -> JobState {
+        JobState {
+            background,
+            attempts: 0,
+            retries: 0,
+            numerator: 0,
+            denominator: 0,
+            worker: None,
+            clients: Vec::new(),
+            bytes,
+            timer: None,
+        }
+    }
 }
 
 impl Job {
-    /// A job; `workload` is moved in without a copy when it has no explicit unique.
+    /// A job in phase `phase`.
     pub fn new(
         id: u64,
         func: Arc<Function>,
-        workload: bytes::Bytes,
         key: &UniqueKey<'_>,
         reducer: Option<&[u8]>,
         priority: Priority,
+        phase: Phase,
         state: JobState,
     ) -> Job {
-        let (bytes, ulen) = if key.kind == UniqueKind::Explicit {
-            let mut v = Vec::with_capacity(workload.len() + key.bytes.len());
-            v.extend_from_slice(&workload);
-            v.extend_from_slice(key.bytes);
-            (v.into_boxed_slice(), key.bytes.len() as u8)
-        } else {
-            (Vec::from(workload).into_boxed_slice(), 0)
-        };
         Job {
             id,
             func,
-            bytes,
+            unique: if key.kind == UniqueKind::Explicit {
+                key.bytes.into()
+            } else {
+                Box::default()
+            },
             reducer: reducer.map(|r| Box::new(r.to_vec())),
             uhash: key.hash,
-            ulen,
             ukind: key.kind,
             priority,
+            phase: AtomicU8::new(phase as u8),
             state: Mutex::new(state),
         }
     }
 
-    /// The workload.
+    /// Where it is. Exact for a holder of its function's lock; a hint for anyone else.
     #[inline]
-    pub fn data(&self) -> &[u8] {
-        &self.bytes[..self.bytes.len() - usize::from(self.ulen)]
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Acquire) {
+            0 => Phase::Delayed,
+            1 => Phase::Queued,
+            2 => Phase::Running,
+            _ => Phase::Done,
+        }
     }
 
-    /// Whether it is in its function's unique index.
+    /// Moves it to `p`. Only with its function's lock held (invariant 1 of the core).
     #[inline]
-    pub fn has_unique(&self) -> bool {
-        self.ukind != UniqueKind::None
+    pub fn set_phase(&self, p: Phase) {
+        self.phase.store(p as u8, Ordering::Release);
+    }
+
+    #[inline]
+    pub fn ukind(&self) -> UniqueKind {
+        self.ukind
+    }
+
+    #[inline]
+    pub fn uhash(&self) -> u32 {
+        self.uhash
     }
 
     /// The unique as it is shown and sent to workers.
     pub fn unique_bytes(&self) -> &[u8] {
         match self.ukind {
             UniqueKind::None => b"",
-            UniqueKind::Explicit => &self.bytes[self.bytes.len() - usize::from(self.ulen)..],
+            UniqueKind::Explicit => &self.unique,
             UniqueKind::Data => b"-",
         }
-    }
-
-    /// Its hash in the unique index.
-    #[inline]
-    pub fn table_hash(&self) -> u64 {
-        spread(self.uhash)
-    }
-
-    /// Whether this job coalesces with a submission of `key` (already known to be in the same
-    /// function).
-    pub fn matches_unique(&self, key: &UniqueKey<'_>) -> bool {
-        self.ukind == key.kind
-            && self.uhash == key.hash
-            && match key.kind {
-                UniqueKind::None => false,
-                UniqueKind::Explicit => self.unique_bytes() == key.bytes,
-                UniqueKind::Data => self.data() == key.bytes,
-            }
     }
 }
 
@@ -264,7 +258,7 @@ pub(crate) fn atoi_u32(b: &[u8]) -> u32 {
 mod size_tests {
     /// The per-job memory figure in the docs and the bench depends on this size.
     #[test]
-    fn job_is_112_bytes() {
-        assert_eq!(std::mem::size_of::<super::Job>(), 112);
+    fn job_is_168_bytes() {
+        assert_eq!(std::mem::size_of::<super::Job>(), 168);
     }
 }

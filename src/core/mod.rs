@@ -50,6 +50,7 @@ mod server;
 mod session;
 pub(crate) mod sys;
 mod timers;
+mod unique;
 mod views;
 
 pub use api::{Assignment, Client, JobHandle, Worker, WorkerJob};

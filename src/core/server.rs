@@ -3,11 +3,10 @@
 
 use super::config::{Config, MAX_FUNCTION_NAME, MAX_REDUCER, MAX_UNIQUE};
 use super::function::{FuncState, Function};
-use super::job::{
-    atoi_u32, Event, Job, JobState, JobStatus, Phase, Priority, UniqueKey, UniqueKind, WorkEvent,
-};
+use super::job::{atoi_u32, Event, Job, JobState, JobStatus, Phase, Priority, WorkEvent};
 use super::session::{Ability, PeerInfo, Session, SessionShared};
-use super::timers::{TimerKind, Timers};
+use super::timers::{TimerKey, TimerKind, Timers};
+use super::unique::{UniqueKey, UniqueKind, Uniques};
 use super::views::*;
 use super::{sys, Error, Result};
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, RwLock, Weak};
@@ -120,7 +119,9 @@ impl Schedule {
 }
 
 pub(crate) struct ScheduleEntry {
-    func: Arc<Function>,
+    name: Box<[u8]>,
+    /// Its pending run, removed when it is cancelled.
+    timer: TimerKey,
     unique: Box<[u8]>,
     data: Bytes,
     priority: Priority,
@@ -140,6 +141,8 @@ pub(crate) struct Inner {
     /// Every job not `Done`, by number. Inserted under the function lock before the job becomes
     /// visible in a queue; removed after it is `Done`.
     pub(crate) jobs: [Mutex<HashTable<Arc<Job>>>; JOB_SHARDS],
+    /// Every not-`Done` job with a unique key (see `unique.rs`).
+    uniques: Uniques,
     next_job: AtomicU64,
     next_session: AtomicU64,
     pub(crate) sessions: Mutex<HashMap<u64, Weak<SessionShared>>>,
@@ -188,6 +191,7 @@ impl Inner {
             hasher: DefaultHashBuilder::default(),
             functions: std::array::from_fn(|_| RwLock::new(HashMap::new())),
             jobs: std::array::from_fn(|_| Mutex::new(HashTable::new())),
+            uniques: Uniques::new(),
             next_job: AtomicU64::new(1),
             next_session: AtomicU64::new(1),
             sessions: Mutex::new(HashMap::new()),
@@ -221,6 +225,42 @@ impl Inner {
                 .or_insert_with(|| Arc::new(Function::new(name)))
                 .clone(),
         )
+    }
+
+    /// Takes an idle function out of the registry (see `FuncState::idle`), with its lock held:
+    /// the lock order puts registry shards innermost, and a caller that looked it up before sees
+    /// `dropped` under the lock and looks again.
+    fn unlink_if_idle(&self, f: &Arc<Function>, st: &mut FuncState) {
+        if st.dropped || !st.idle() {
+            return;
+        }
+        self.unlink(f, st);
+    }
+
+    fn unlink(&self, f: &Arc<Function>, st: &mut FuncState) {
+        st.mark_dropped();
+        let mut w = self.functions[self.fn_shard(&f.name)].write();
+        if w.get(&f.name[..]).is_some_and(|x| Arc::ptr_eq(x, f)) {
+            w.remove(&f.name[..]);
+        }
+    }
+
+    /// Runs `op` on the registered function `name` (created if needed) with its lock held, looking
+    /// again if it left the registry in the meantime, so a setting is never written onto a
+    /// function that is gone (`maxqueue` racing `drop function` answered OK for nothing).
+    fn with_function(
+        &self,
+        name: &[u8],
+        op: impl FnOnce(&Arc<Function>, &mut FuncState),
+    ) -> Result<()> {
+        loop {
+            let f = self.function(name, true).ok_or(Error::FunctionNotFound)?;
+            let mut st = f.state.lock();
+            if !st.dropped {
+                op(&f, &mut st);
+                return Ok(());
+            }
+        }
     }
 
     fn all_functions(&self) -> Vec<Arc<Function>> {
@@ -275,7 +315,9 @@ impl Inner {
             // Giving a large heap back takes milliseconds: not on the path of the job that
             // happened to be last. The timer thread does it when there is one.
             if self.config.timer_thread {
-                self.add_timer(Instant::now(), TimerKind::Trim);
+                let mut wakers = Vec::new();
+                self.add_timer(Instant::now(), TimerKind::Trim, &mut wakers);
+                wake_all(wakers);
             } else {
                 self.release_memory();
             }
@@ -289,14 +331,13 @@ impl Inner {
             let len = t.len();
             t.shrink_to(len, |j| job_hash(j.id));
         }
+        self.uniques.release_memory();
         for f in self.all_functions() {
             let mut st = f.state.lock();
             for q in &mut st.queues {
                 let len = q.len();
                 q.shrink_to(len);
             }
-            let len = st.uniques.len();
-            st.uniques.shrink_to(len, |j| j.table_hash());
             st.sleepers.shrink_to_fit();
         }
         sys::release_free_memory();
@@ -316,36 +357,25 @@ impl Inner {
         std::str::from_utf8(rest).ok()?.parse().ok()
     }
 
-    /// The coalescing key of a submission: its explicit unique, or its workload for `-`.
-    fn unique_key<'a>(&self, unique: &'a [u8], data: &'a [u8]) -> Result<UniqueKey<'a>> {
-        if unique.len() > MAX_UNIQUE {
-            return Err(Error::UniqueTooLarge);
-        }
-        let (kind, bytes) = match unique {
-            b"" => (UniqueKind::None, &b""[..]),
-            b"-" => (UniqueKind::Data, data),
-            u => (UniqueKind::Explicit, u),
-        };
-        // Truncated to the 32 bits a job stores; the kind keeps `-` apart from an explicit key.
-        let hash = match kind {
-            UniqueKind::None => 0,
-            _ => self.hasher.hash_one((kind as u8, bytes)) as u32,
-        };
-        Ok(UniqueKey { kind, bytes, hash })
-    }
-
+    /// A function name must be one the admin protocol can show and name: its lines are split on
+    /// tabs, spaces and line ends, so a name holding one could forge `status` lines that monitors
+    /// read (`evil\t999999\t0\t0\n.\n`) or could never be named by `drop function`.
     fn check_function_name(name: &[u8]) -> Result<()> {
         if name.is_empty() {
             Err(Error::EmptyFunctionName)
         } else if name.len() > MAX_FUNCTION_NAME {
             Err(Error::FunctionNameTooLong)
+        } else if name.iter().any(|&b| b <= b' ' || b == 0x7f) {
+            Err(Error::InvalidArgument(
+                "Function name contains a space or control character",
+            ))
         } else {
             Ok(())
         }
     }
 
     /// Wakes up to `worker_wakeup` sleepers of a function that just got a runnable job.
-    fn wake_sleepers(&self, st: &mut FuncState, wakers: &mut Vec<Waker>) {
+    fn wake_sleepers(&self, f: &Arc<Function>, st: &mut FuncState, wakers: &mut Vec<Waker>) {
         if st.sleepers.is_empty() {
             return;
         }
@@ -354,16 +384,28 @@ impl Inner {
             n => n,
         };
         let mut woken = 0;
-        st.sleepers.retain(|s| {
+        st.sleepers.retain(|(s, seq)| {
             if woken >= limit {
                 return true;
             }
-            if s.wake(wakers) {
+            if s.asleep_in(*seq) && s.wake(Some(f), wakers) {
                 woken += 1;
             }
-            // Woken now, or no longer asleep: either way it re-registers at its next PRE_SLEEP.
+            // Woken now, or no longer in that sleep: either way it re-registers at its next
+            // PRE_SLEEP.
             false
         });
+    }
+
+    /// Queues a deadline. The timer thread is started if it may be; the socket layer's timer
+    /// task, if it drives time instead, is woken through `wakers`.
+    fn add_timer(&self, at: Instant, kind: TimerKind, wakers: &mut Vec<Waker>) -> TimerKey {
+        let (key, w) = self.timers.add(at, kind);
+        wakers.extend(w);
+        if self.config.timer_thread {
+            self.ensure_timer_thread();
+        }
+        key
     }
 
     // ----- submission -----
@@ -382,7 +424,7 @@ impl Inner {
                 return Err(Error::FunctionNameTooLong);
             }
         }
-        let key = self.unique_key(req.unique, &req.workload)?;
+        let key = self.uniques.key(req.unique, &req.workload)?;
         let foreground = client.is_some() && !req.background;
         let now_unix = req.when.map(|_| sys::unix_now());
         let delay = match (req.when, now_unix) {
@@ -399,25 +441,24 @@ impl Inner {
             if st.dropped {
                 continue;
             }
-            if key.kind != UniqueKind::None {
-                if let Some(job) = st.find_unique(&key) {
-                    let job = job.clone();
-                    let mut js = job.state.lock();
-                    if req.background || client.is_none() {
-                        js.background = true;
-                    } else if let Some(c) = client {
-                        if !js.clients.iter().any(|x| Arc::ptr_eq(x, c)) {
-                            js.clients.push(c.clone());
-                            c.waiting.lock().insert(job.id, job.clone());
-                        }
+            if let Some(job) = self.uniques.find(&func, &key) {
+                let mut js = job.state.lock();
+                if req.background || client.is_none() {
+                    js.background = true;
+                } else if let Some(c) = client {
+                    if !js.clients.iter().any(|x| Arc::ptr_eq(x, c)) {
+                        js.clients.push(c.clone());
+                        c.waiting.lock().insert(job.id, job.clone());
                     }
-                    return Ok(Submitted {
-                        job: job.id,
-                        coalesced: true,
-                    });
                 }
+                return Ok(Submitted {
+                    job: job.id,
+                    coalesced: true,
+                });
             }
             if (req.require_worker || self.config.require_worker) && st.workers == 0 {
+                drop(st);
+                self.unlink_idle_by_name(req.function);
                 return Err(Error::NoWorker);
             }
             if delay.is_none() && st.is_full(req.priority) {
@@ -433,56 +474,58 @@ impl Inner {
                 },
                 ..key
             };
-            let state = JobState {
-                phase: if delay.is_some() {
-                    Phase::Delayed
-                } else {
-                    Phase::Queued
-                },
-                background: !foreground,
-                attempts: 0,
-                retries: 0,
-                numerator: 0,
-                denominator: 0,
-                worker: None,
-                clients: match (foreground, client) {
-                    (true, Some(c)) => vec![c.clone()],
-                    _ => Vec::new(),
-                },
+            let mut state = JobState::new(!foreground, req.workload);
+            if let (true, Some(c)) = (foreground, client) {
+                state.clients.push(c.clone());
+            }
+            let phase = if delay.is_some() {
+                Phase::Delayed
+            } else {
+                Phase::Queued
             };
             let job = Arc::new(Job::new(
                 id,
                 func.clone(),
-                req.workload,
                 &stored,
                 req.reducer,
                 req.priority,
+                phase,
                 state,
             ));
             self.index_insert(&job);
             self.job_born();
-            if job.has_unique() {
-                st.insert_unique(job.clone());
-            }
+            self.uniques.insert(&job);
             if let (true, Some(c)) = (foreground, client) {
                 c.waiting.lock().insert(id, job.clone());
             }
             if let Some(d) = delay {
                 st.delayed += 1;
-                drop(st);
-                self.add_timer(Instant::now() + d, TimerKind::Release(job));
+                let key = self.add_timer(
+                    Instant::now() + d,
+                    TimerKind::Release(job.clone()),
+                    &mut wakers,
+                );
+                job.state.lock().timer = Some(key);
             } else {
                 st.queues[p].push_back(job);
                 st.queued[p] += 1;
                 func.publish(&st, p);
-                self.wake_sleepers(&mut st, &mut wakers);
-                drop(st);
-                wake_all(wakers);
+                self.wake_sleepers(&func, &mut st, &mut wakers);
             }
+            drop(st);
+            wake_all(wakers);
             return Ok(Submitted {
                 job: id,
                 coalesced: false,
             });
+        }
+    }
+
+    /// Unlinks the function `name` if it is idle (a refused submission may have created it).
+    fn unlink_idle_by_name(&self, name: &[u8]) {
+        if let Some(f) = self.function(name, false) {
+            let mut st = f.state.lock();
+            self.unlink_if_idle(&f, &mut st);
         }
     }
 
@@ -505,29 +548,24 @@ impl Inner {
         let next = schedule
             .next_after(sys::unix_now())
             .ok_or(Error::InvalidArgument("Schedule never matches"))?;
-        let func = self
-            .function(function, true)
-            .ok_or(Error::FunctionNotFound)?;
         let id = self.next_job.fetch_add(1, Ordering::Relaxed);
-        self.schedules.lock().insert(
+        let mut wakers = Vec::new();
+        let mut schedules = self.schedules.lock();
+        let timer = self.add_timer(unix_to_instant(next), TimerKind::Schedule(id), &mut wakers);
+        schedules.insert(
             id,
             ScheduleEntry {
-                func,
+                name: function.into(),
+                timer,
                 unique: unique.into(),
                 data: workload,
                 priority,
                 schedule,
             },
         );
-        self.add_timer(unix_to_instant(next), TimerKind::Schedule(id));
+        drop(schedules);
+        wake_all(wakers);
         Ok(id)
-    }
-
-    fn add_timer(&self, at: Instant, kind: TimerKind) {
-        self.timers.add(at, kind);
-        if self.config.timer_thread {
-            self.ensure_timer_thread();
-        }
     }
 
     fn ensure_timer_thread(&self) {
@@ -569,11 +607,7 @@ impl Inner {
         for e in due {
             match e.kind {
                 TimerKind::Release(job) => self.release_delayed(&job),
-                TimerKind::Expire { job, attempt } => {
-                    if let Some(job) = job.upgrade() {
-                        self.expire(&job, attempt);
-                    }
-                }
+                TimerKind::Expire { job, attempt } => self.expire(&job, attempt),
                 TimerKind::Schedule(id) => self.fire_schedule(id),
                 // Only if still idle: a new backlog will trim when it drains.
                 TimerKind::Trim if self.live.load(Ordering::Relaxed) == 0 => self.release_memory(),
@@ -587,19 +621,17 @@ impl Inner {
         let f = &job.func;
         let mut wakers = Vec::new();
         let mut st = f.state.lock();
-        {
-            let mut js = job.state.lock();
-            if js.phase != Phase::Delayed {
-                return;
-            }
-            js.phase = Phase::Queued;
+        if job.phase() != Phase::Delayed {
+            return;
         }
+        job.set_phase(Phase::Queued);
+        job.state.lock().timer = None;
         st.delayed -= 1;
         let p = job.priority.index();
         st.queues[p].push_back(job.clone());
         st.queued[p] += 1;
         f.publish(&st, p);
-        self.wake_sleepers(&mut st, &mut wakers);
+        self.wake_sleepers(f, &mut st, &mut wakers);
         drop(st);
         wake_all(wakers);
     }
@@ -609,7 +641,7 @@ impl Inner {
             let s = self.schedules.lock();
             let Some(e) = s.get(&id) else { return };
             (
-                e.func.name.clone(),
+                e.name.clone(),
                 e.unique.clone(),
                 e.data.clone(),
                 e.priority,
@@ -628,9 +660,18 @@ impl Inner {
                 ..Default::default()
             },
         );
-        if let Some(t) = next {
-            self.add_timer(unix_to_instant(t), TimerKind::Schedule(id));
+        let mut wakers = Vec::new();
+        let mut schedules = self.schedules.lock();
+        match (next, schedules.get_mut(&id)) {
+            (Some(t), Some(e)) => {
+                e.timer = self.add_timer(unix_to_instant(t), TimerKind::Schedule(id), &mut wakers)
+            }
+            (None, Some(_)) => drop(schedules.remove(&id)),
+            // Cancelled meanwhile.
+            (_, None) => {}
         }
+        drop(schedules);
+        wake_all(wakers);
     }
 
     // ----- workers -----
@@ -643,9 +684,12 @@ impl Inner {
     ) -> Result<()> {
         Self::check_function_name(name)?;
         let mut w = s.worker.lock();
-        if let Some(a) = w.abilities.iter_mut().find(|a| &*a.func.name == name) {
+        if let Some(a) = w.ability_mut(name) {
             a.timeout = timeout;
             return Ok(());
+        }
+        if w.abilities.len() >= self.config.max_abilities {
+            return Err(Error::InvalidArgument("Too many functions registered"));
         }
         let mut wakers = Vec::new();
         loop {
@@ -658,13 +702,13 @@ impl Inner {
             // A worker that registers while asleep must still be woken by this function's jobs.
             if s.sleeping.load(Ordering::Acquire) {
                 if st.queued_total() > 0 {
-                    s.wake(&mut wakers);
+                    s.wake(Some(&func), &mut wakers);
                 } else {
-                    st.sleepers.push(s.clone());
+                    st.add_sleeper(s, s.sleep_seq.load(Ordering::Acquire));
                 }
             }
             drop(st);
-            w.abilities.push(Ability { func, timeout });
+            w.add_ability(Ability { func, timeout });
             break;
         }
         drop(w);
@@ -673,15 +717,14 @@ impl Inner {
     }
 
     pub(crate) fn cant_do(&self, s: &Arc<SessionShared>, name: &[u8]) {
-        let mut w = s.worker.lock();
-        if let Some(i) = w.abilities.iter().position(|a| &*a.func.name == name) {
-            let a = w.abilities.remove(i);
+        let a = s.worker.lock().remove_ability(name);
+        if let Some(a) = a {
             self.forget_ability(s, &a.func);
         }
     }
 
     pub(crate) fn reset_abilities(&self, s: &Arc<SessionShared>) {
-        let abilities = std::mem::take(&mut s.worker.lock().abilities);
+        let abilities = s.worker.lock().take_abilities();
         for a in abilities {
             self.forget_ability(s, &a.func);
         }
@@ -689,22 +732,57 @@ impl Inner {
 
     /// Removes one ability. If jobs are waiting, another sleeper is woken: this worker may have
     /// been the one a job woke, and it will never grab it now.
-    fn forget_ability(&self, s: &Arc<SessionShared>, f: &Function) {
+    fn forget_ability(&self, s: &Arc<SessionShared>, f: &Arc<Function>) {
         let mut wakers = Vec::new();
         {
             let mut st = f.state.lock();
             st.workers -= 1;
-            st.sleepers.retain(|x| !Arc::ptr_eq(x, s));
+            st.sleepers.retain(|(x, _)| !Arc::ptr_eq(x, s));
             if st.queued_total() > 0 {
-                self.wake_sleepers(&mut st, &mut wakers);
+                self.wake_sleepers(f, &mut st, &mut wakers);
+            }
+            self.unlink_if_idle(f, &mut st);
+        }
+        wake_all(wakers);
+    }
+
+    /// Takes the next job for this worker: high priority before normal before low across its
+    /// functions, round-robin among its functions within a priority. Returns the job and its
+    /// workload (the assignment's own reference: the job's is freed when it ends).
+    pub(crate) fn grab(&self, s: &Arc<SessionShared>) -> Option<(Arc<Job>, Bytes)> {
+        // The function whose job woke this worker, if one did: the wake-up was meant for that
+        // job, so if this grab takes another, it is passed on (see `pass_wakeup`).
+        let origin = s.wake_origin.lock().take();
+        let taken = self.grab_inner(s);
+        if let Some(o) = origin {
+            if !taken
+                .as_ref()
+                .is_some_and(|(j, _)| Arc::ptr_eq(&j.func, &o))
+            {
+                self.pass_wakeup(&o);
+            }
+        }
+        taken
+    }
+
+    /// A worker woken for a job of `f` did not take it: wake another sleeper of `f` if its jobs
+    /// still wait. Without this, a worker woken for `f` that takes a higher-priority job of `g`
+    /// would leave `f`'s job queued while another worker able to do `f` sleeps un-woken.
+    fn pass_wakeup(&self, f: &Arc<Function>) {
+        let mut wakers = Vec::new();
+        {
+            let mut st = f.state.lock();
+            if st.queued_total() > 0 {
+                self.wake_sleepers(f, &mut st, &mut wakers);
             }
         }
         wake_all(wakers);
     }
 
-    pub(crate) fn grab(&self, s: &Arc<SessionShared>) -> Option<Arc<Job>> {
+    fn grab_inner(&self, s: &Arc<SessionShared>) -> Option<(Arc<Job>, Bytes)> {
         let mut w = s.worker.lock();
         let n = w.abilities.len();
+        let mut wakers = Vec::new();
         for p in 0..3 {
             for i in 0..n {
                 let idx = (w.rr + i) % n;
@@ -718,53 +796,54 @@ impl Inner {
                     continue;
                 };
                 a.func.publish(&st, p);
-                let attempt = {
+                job.set_phase(Phase::Running);
+                let bytes = {
                     let mut js = job.state.lock();
-                    js.phase = Phase::Running;
                     js.worker = Some(s.clone());
                     js.attempts += 1;
-                    js.attempts
+                    if let Some(t) = a.timeout {
+                        let attempt = js.attempts;
+                        js.timer = Some(self.add_timer(
+                            Instant::now() + t,
+                            TimerKind::Expire {
+                                job: job.clone(),
+                                attempt,
+                            },
+                            &mut wakers,
+                        ));
+                    }
+                    js.bytes.clone()
                 };
                 st.running += 1;
                 drop(st);
-                let timeout = a.timeout;
                 w.held.push(job.clone());
                 w.rr = (idx + 1) % n;
                 drop(w);
-                if let Some(t) = timeout {
-                    self.add_timer(
-                        Instant::now() + t,
-                        TimerKind::Expire {
-                            job: Arc::downgrade(&job),
-                            attempt,
-                        },
-                    );
-                }
-                return Some(job);
+                wake_all(wakers);
+                return Some((job, bytes));
             }
         }
         None
     }
 
     pub(crate) fn pre_sleep(&self, s: &Arc<SessionShared>) {
+        let seq = s.sleep_seq.fetch_add(1, Ordering::AcqRel) + 1;
         s.sleeping.store(true, Ordering::SeqCst);
-        let mut runnable = false;
+        let mut runnable = None;
         {
             let w = s.worker.lock();
             for a in &w.abilities {
                 let mut st = a.func.state.lock();
                 if st.queued_total() > 0 {
-                    runnable = true;
+                    runnable = Some(a.func.clone());
                     break;
                 }
-                if !st.sleepers.iter().any(|x| Arc::ptr_eq(x, s)) {
-                    st.sleepers.push(s.clone());
-                }
+                st.add_sleeper(s, seq);
             }
         }
-        if runnable {
+        if let Some(f) = runnable {
             let mut wakers = Vec::new();
-            s.wake(&mut wakers);
+            s.wake(Some(&f), &mut wakers);
             wake_all(wakers);
         }
     }
@@ -785,8 +864,7 @@ impl Inner {
         let mut wakers = Vec::new();
         {
             let mut js = job.state.lock();
-            if js.phase != Phase::Running || !js.worker.as_ref().is_some_and(|w| Arc::ptr_eq(w, s))
-            {
+            if !js.worker.as_ref().is_some_and(|w| Arc::ptr_eq(w, s)) {
                 return Err(Error::JobNotFound);
             }
             if let WorkEvent::Status {
@@ -813,31 +891,38 @@ impl Inner {
         let job = s.worker.lock().held.take(id).ok_or(Error::JobNotFound)?;
         let f = &job.func;
         let mut wakers = Vec::new();
+        let old;
         {
             let mut st = f.state.lock();
             let mut js = job.state.lock();
-            if js.phase != Phase::Running || !js.worker.as_ref().is_some_and(|w| Arc::ptr_eq(w, s))
+            if job.phase() != Phase::Running
+                || !js.worker.as_ref().is_some_and(|w| Arc::ptr_eq(w, s))
             {
                 return Err(Error::JobNotFound);
             }
             st.running -= 1;
-            Self::end_locked(&mut st, &job, &mut js, ev, &mut wakers);
+            old = self.end_locked(&job, &mut js, ev, &mut wakers);
+            drop(js);
+            self.unlink_if_idle(f, &mut st);
         }
+        drop(old);
         self.index_remove(job.id);
         wake_all(wakers);
         Ok(())
     }
 
-    /// Marks a job `Done` and tells its clients, with function and job locks held. The caller
-    /// has already taken it out of its phase counter and must call `index_remove` afterwards.
+    /// Marks a job `Done` and tells its clients, with function and job locks held: out of the
+    /// unique index, its deadline gone, its clients no longer waiting on it. The caller has
+    /// already taken it out of its phase counter and must call `index_remove` afterwards. Returns
+    /// the workload, to be dropped once the locks are released.
     fn end_locked(
-        st: &mut FuncState,
+        &self,
         job: &Arc<Job>,
         js: &mut JobState,
         ev: WorkEvent,
         wakers: &mut Vec<Waker>,
-    ) {
-        js.phase = Phase::Done;
+    ) -> Bytes {
+        job.set_phase(Phase::Done);
         js.worker = None;
         for c in js.clients.drain(..) {
             let ev = match &ev {
@@ -852,8 +937,13 @@ impl Inner {
                 job: job.id,
                 event: ev,
             }));
+            c.waiting.lock().remove(&job.id);
         }
-        st.remove_unique(job);
+        if let Some(k) = js.timer.take() {
+            self.timers.remove(k);
+        }
+        self.uniques.remove(job);
+        std::mem::take(&mut js.bytes)
     }
 
     /// A worker lost a job (it went away, or the ability timeout expired): back to the front of
@@ -861,11 +951,13 @@ impl Inner {
     fn requeue_or_fail(&self, s: &Arc<SessionShared>, job: &Arc<Job>) {
         let f = &job.func;
         let mut wakers = Vec::new();
+        let mut old = Bytes::new();
         let failed;
         {
             let mut st = f.state.lock();
             let mut js = job.state.lock();
-            if js.phase != Phase::Running || !js.worker.as_ref().is_some_and(|w| Arc::ptr_eq(w, s))
+            if job.phase() != Phase::Running
+                || !js.worker.as_ref().is_some_and(|w| Arc::ptr_eq(w, s))
             {
                 return;
             }
@@ -875,8 +967,7 @@ impl Inner {
             let limit = self.config.job_retries;
             failed = limit > 0 && js.attempts >= limit;
             if failed {
-                Self::end_locked(
-                    &mut st,
+                old = self.end_locked(
                     job,
                     &mut js,
                     WorkEvent::Fail {
@@ -884,16 +975,22 @@ impl Inner {
                     },
                     &mut wakers,
                 );
-            } else {
-                js.phase = Phase::Queued;
                 drop(js);
+                self.unlink_if_idle(f, &mut st);
+            } else {
+                if let Some(k) = js.timer.take() {
+                    self.timers.remove(k);
+                }
+                drop(js);
+                job.set_phase(Phase::Queued);
                 let p = job.priority.index();
                 st.queues[p].push_front(job.clone());
                 st.queued[p] += 1;
                 f.publish(&st, p);
-                self.wake_sleepers(&mut st, &mut wakers);
+                self.wake_sleepers(f, &mut st, &mut wakers);
             }
         }
+        drop(old);
         if failed {
             self.index_remove(job.id);
         }
@@ -911,7 +1008,7 @@ impl Inner {
     fn expire(&self, job: &Arc<Job>, attempt: u32) {
         let worker = {
             let js = job.state.lock();
-            if js.phase != Phase::Running || js.attempts != attempt {
+            if job.phase() != Phase::Running || js.attempts != attempt {
                 return;
             }
             js.worker.clone()
@@ -924,24 +1021,34 @@ impl Inner {
     // ----- clients -----
 
     /// A waiting client no longer wants `job`: if nobody else does and it has not started, it
-    /// is dropped at once.
+    /// is dropped at once, and its workload freed.
     fn detach(&self, c: &Arc<SessionShared>, job: &Arc<Job>) {
         let f = &job.func;
+        let mut old = Bytes::new();
         let dropped;
         {
             let mut st = f.state.lock();
             let mut js = job.state.lock();
             js.clients.retain(|x| !Arc::ptr_eq(x, c));
-            dropped = js.clients.is_empty() && !js.background && js.phase == Phase::Queued;
+            dropped = js.clients.is_empty() && !js.background && job.phase() == Phase::Queued;
             if dropped {
-                js.phase = Phase::Done;
-                drop(js);
                 let p = job.priority.index();
                 st.forget_queued(p);
                 f.publish(&st, p);
-                st.remove_unique(job);
+                let mut none = Vec::new();
+                old = self.end_locked(
+                    job,
+                    &mut js,
+                    WorkEvent::Fail {
+                        from_exception: false,
+                    },
+                    &mut none,
+                );
+                drop(js);
+                self.unlink_if_idle(f, &mut st);
             }
         }
+        drop(old);
         if dropped {
             self.index_remove(job.id);
         }
@@ -952,12 +1059,14 @@ impl Inner {
             let mut mb = s.mailbox.lock();
             mb.closed = true;
             mb.events.clear();
+            mb.bytes = 0;
             mb.waker = None;
         }
         s.sleeping.store(false, Ordering::SeqCst);
+        s.wake_origin.lock().take();
         let (abilities, held) = {
             let mut w = s.worker.lock();
-            (std::mem::take(&mut w.abilities), w.held.take_all())
+            (w.take_abilities(), w.held.take_all())
         };
         for a in abilities {
             self.forget_ability(s, &a.func);
@@ -976,9 +1085,10 @@ impl Inner {
 
     fn status_of(job: &Job) -> JobStatus {
         let js = job.state.lock();
+        let phase = job.phase();
         JobStatus {
-            known: js.phase != Phase::Done,
-            running: js.phase == Phase::Running,
+            known: phase != Phase::Done,
+            running: phase == Phase::Running,
             numerator: js.numerator,
             denominator: js.denominator,
             waiting: js.clients.len() as u32,
@@ -993,21 +1103,14 @@ impl Inner {
     }
 
     pub(crate) fn job_status_unique(&self, unique: &[u8]) -> JobStatus {
-        let Ok(key) = self.unique_key(unique, b"") else {
-            return JobStatus::default();
-        };
-        if key.kind != UniqueKind::Explicit {
-            return JobStatus::default();
+        match self.uniques.key(unique, b"") {
+            Ok(key) => self
+                .uniques
+                .find_any(&key)
+                .map(|j| Self::status_of(&j))
+                .unwrap_or_default(),
+            Err(_) => JobStatus::default(),
         }
-        for f in self.all_functions() {
-            let st = f.state.lock();
-            if let Some(j) = st.find_unique(&key) {
-                let j = j.clone();
-                drop(st);
-                return Self::status_of(&j);
-            }
-        }
-        JobStatus::default()
     }
 
     pub(crate) fn cancel(&self, handle: &[u8]) -> Result<()> {
@@ -1015,13 +1118,19 @@ impl Inner {
             .parse_handle(handle)
             .and_then(|id| self.lookup(id))
             .ok_or(Error::JobNotFound)?;
+        self.cancel_job(&job)
+    }
+
+    /// Ends a job wherever it is; its clients get WORK_FAIL.
+    fn cancel_job(&self, job: &Arc<Job>) -> Result<()> {
         let f = &job.func;
         let mut wakers = Vec::new();
         let worker;
+        let old;
         {
             let mut st = f.state.lock();
             let mut js = job.state.lock();
-            match js.phase {
+            match job.phase() {
                 Phase::Done => return Err(Error::JobNotFound),
                 Phase::Queued => {
                     let p = job.priority.index();
@@ -1032,18 +1141,20 @@ impl Inner {
                 Phase::Running => st.running -= 1,
             }
             worker = js.worker.clone();
-            Self::end_locked(
-                &mut st,
-                &job,
+            old = self.end_locked(
+                job,
                 &mut js,
                 WorkEvent::Fail {
                     from_exception: false,
                 },
                 &mut wakers,
             );
+            drop(js);
+            self.unlink_if_idle(f, &mut st);
         }
+        drop(old);
         if let Some(w) = worker {
-            w.worker.lock().held.remove(&job);
+            w.worker.lock().held.remove(job);
         }
         self.index_remove(job.id);
         wake_all(wakers);
@@ -1051,13 +1162,27 @@ impl Inner {
     }
 
     fn cancel_schedule(&self, handle: &[u8]) -> bool {
-        self.parse_handle(handle)
-            .is_some_and(|id| self.schedules.lock().remove(&id).is_some())
+        let Some(id) = self.parse_handle(handle) else {
+            return false;
+        };
+        let removed = self.schedules.lock().remove(&id);
+        match removed {
+            Some(e) => {
+                self.timers.remove(e.timer);
+                true
+            }
+            None => false,
+        }
     }
 
     pub(crate) fn register_session(&self, info: PeerInfo) -> Arc<SessionShared> {
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
-        let s = Arc::new(SessionShared::new(id, info, self.config.exceptions_default));
+        let s = Arc::new(SessionShared::new(
+            id,
+            info,
+            self.config.exceptions_default,
+            self.config.max_client_backlog,
+        ));
         self.sessions.lock().insert(id, Arc::downgrade(&s));
         s
     }
@@ -1179,6 +1304,19 @@ impl Server {
         Ok(self.inner.run_timers())
     }
 
+    /// Pending deadlines: epoch jobs waiting for their time, ability timeouts of held jobs,
+    /// schedules. A deadline that stops mattering (its job cancelled or finished) leaves at once.
+    pub fn pending_timers(&self) -> usize {
+        self.inner.timers.len()
+    }
+
+    /// Asks for `w` to be woken whenever a new deadline becomes the earliest (for a host that
+    /// drives time on its own runtime, as the socket layer does when `Config::timer_thread` is
+    /// off). One driver at a time; the last one registered is woken.
+    pub fn set_timer_driver(&self, w: &std::task::Waker) {
+        self.inner.timers.set_driver(w);
+    }
+
     /// The earliest pending deadline, for hosts that drive time themselves.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.inner.timers.next_deadline()
@@ -1253,7 +1391,7 @@ impl Server {
             .iter()
             .filter_map(|j| {
                 let js = j.state.lock();
-                let state = match js.phase {
+                let state = match j.phase() {
                     Phase::Done => return None,
                     Phase::Queued => JobPhase::Queued,
                     Phase::Delayed => JobPhase::Delayed,
@@ -1264,7 +1402,7 @@ impl Server {
                     handle: self.handle(j.id),
                     function: Bytes::copy_from_slice(&j.func.name),
                     unique: Bytes::copy_from_slice(j.unique_bytes()),
-                    workload: Bytes::copy_from_slice(j.data()),
+                    workload: js.bytes.clone(),
                     priority: j.priority,
                     state,
                     background: js.background,
@@ -1290,7 +1428,7 @@ impl Server {
             for (p, q) in st.queues.iter().enumerate() {
                 queued[p] = q
                     .iter()
-                    .filter(|j| j.state.lock().phase == Phase::Queued)
+                    .filter(|j| j.phase() == Phase::Queued)
                     .map(|j| j.id)
                     .collect();
             }
@@ -1337,46 +1475,51 @@ impl Server {
     pub fn set_max_queue(&self, function: &[u8], limits: [Option<usize>; 3]) -> Result<()> {
         self.check()?;
         Inner::check_function_name(function)?;
-        let f = self
-            .inner
-            .function(function, true)
-            .ok_or(Error::FunctionNotFound)?;
-        f.state.lock().max_queue = limits.map(|l| l.unwrap_or(0));
-        Ok(())
+        self.inner.with_function(function, |f, st| {
+            st.max_queue = limits.map(|l| l.unwrap_or(0));
+            self.inner.unlink_if_idle(f, st);
+        })
     }
 
-    /// `create function`: makes it known (listed by `status` with zeros).
+    /// `create function`: makes it known (listed by `status` with zeros, until `drop function`).
     pub fn create_function(&self, function: &[u8]) -> Result<()> {
         self.check()?;
         Inner::check_function_name(function)?;
-        self.inner.function(function, true);
-        Ok(())
+        self.inner.with_function(function, |_, st| st.pinned = true)
     }
 
     /// `drop function`: forgets a function that has no workers and no jobs.
     pub fn drop_function(&self, function: &[u8]) -> Result<()> {
         self.check()?;
         let inner = &self.inner;
-        let shard = &inner.functions[inner.fn_shard(function)];
-        let mut map = shard.write();
-        let f = map.get(function).ok_or(Error::FunctionNotFound)?.clone();
+        let f = inner
+            .function(function, false)
+            .ok_or(Error::FunctionNotFound)?;
         let mut st = f.state.lock();
+        if st.dropped {
+            return Err(Error::FunctionNotFound);
+        }
         if st.workers > 0 || st.total() > 0 {
             return Err(Error::FunctionInUse);
         }
-        st.mark_dropped();
-        drop(st);
-        map.remove(function);
+        inner.unlink(&f, &mut st);
         Ok(())
     }
 
     /// Drops every job, schedule, function and registration. Waiting clients get WORK_FAIL;
     /// workers holding jobs get JOB_NOT_FOUND for their results. Sessions stay connected.
+    ///
+    /// Peers keep working meanwhile: what they do during the reset is ordered before or after
+    /// it, never lost. A function in use again (a CAN_DO or a submission that came in during the
+    /// reset) stays registered, and a job grabbed during it stays held by its worker.
     pub fn reset(&self) -> Result<()> {
         self.check()?;
         let inner = &self.inner;
-        inner.schedules.lock().clear();
-        inner.timers.clear();
+        let schedules = std::mem::take(&mut *inner.schedules.lock());
+        for e in schedules.values() {
+            inner.timers.remove(e.timer);
+        }
+        drop(schedules);
         let sessions: Vec<Arc<SessionShared>> = inner
             .sessions
             .lock()
@@ -1392,17 +1535,13 @@ impl Server {
             all.extend(s.lock().iter().cloned());
         }
         for j in all {
-            let _ = inner.cancel(self.handle(j.id).as_bytes());
+            let _ = inner.cancel_job(&j);
         }
-        for s in &sessions {
-            s.worker.lock().held.clear();
-        }
-        for shard in &inner.functions {
-            let mut m = shard.write();
-            for f in m.values() {
-                f.state.lock().mark_dropped();
-            }
-            m.clear();
+        for f in inner.all_functions() {
+            let mut st = f.state.lock();
+            st.pinned = false;
+            st.max_queue = [0; 3];
+            inner.unlink_if_idle(&f, &mut st);
         }
         inner.release_memory();
         Ok(())

@@ -4,10 +4,10 @@
 //! the session (a socket task, a blocking call, the C ABI) takes events from there.
 
 use super::function::Function;
-use super::job::{Event, Job};
+use super::job::{Event, Job, WorkEvent};
 use super::server::Inner;
 use super::{sys, Error, Result};
-use crate::sync::{Arc, AtomicBool, Condvar, Mutex, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, Mutex, Ordering};
 use hashbrown::HashMap;
 use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
@@ -27,10 +27,48 @@ pub(crate) struct Ability {
 #[derive(Default)]
 pub(crate) struct WorkerState {
     pub abilities: Vec<Ability>,
+    /// Function name → position in `abilities`, so CAN_DO and CANT_DO cost the same with 100,000
+    /// abilities as with one (a scan made registering them quadratic: 18.8 s for 100,000).
+    pub by_name: HashMap<Box<[u8]>, usize>,
     /// Round-robin cursor into `abilities`: the next function to try first within a priority.
     pub rr: usize,
     /// Jobs this session holds (phase `Running`, `worker` = this session). Usually one.
     pub held: HeldJobs,
+}
+
+impl WorkerState {
+    /// The ability for `name`, if registered.
+    pub fn ability_mut(&mut self, name: &[u8]) -> Option<&mut Ability> {
+        let i = *self.by_name.get(name)?;
+        self.abilities.get_mut(i)
+    }
+
+    /// Adds an ability not registered yet.
+    pub fn add_ability(&mut self, a: Ability) {
+        self.by_name
+            .insert(a.func.name.clone(), self.abilities.len());
+        self.abilities.push(a);
+    }
+
+    /// Removes the ability for `name` (its place is taken by the last one).
+    pub fn remove_ability(&mut self, name: &[u8]) -> Option<Ability> {
+        let i = self.by_name.remove(name)?;
+        let a = self.abilities.swap_remove(i);
+        if let Some(moved) = self.abilities.get(i) {
+            self.by_name.insert(moved.func.name.clone(), i);
+        }
+        if self.rr >= self.abilities.len() {
+            self.rr = 0;
+        }
+        Some(a)
+    }
+
+    /// Removes every ability.
+    pub fn take_abilities(&mut self) -> Vec<Ability> {
+        self.by_name = HashMap::new();
+        self.rr = 0;
+        std::mem::take(&mut self.abilities)
+    }
 }
 
 /// The jobs one worker holds, oldest first, each beside its id. Finding a job compares ids in
@@ -75,10 +113,6 @@ impl HeldJobs {
     pub fn take_all(&mut self) -> Vec<Arc<Job>> {
         self.0.drain(..).map(|(_, j)| j).collect()
     }
-
-    pub fn clear(&mut self) {
-        self.0.clear();
-    }
 }
 
 /// What the `workers` admin view shows of a session.
@@ -95,6 +129,31 @@ pub(crate) struct Mailbox {
     pub events: VecDeque<Event>,
     pub waker: Option<Waker>,
     pub closed: bool,
+    /// Bytes the queued events carry (payloads plus a fixed cost per event).
+    pub bytes: usize,
+    /// Closed because `bytes` went over `Config::max_client_backlog`.
+    pub overflowed: bool,
+}
+
+/// What an event costs in the mailbox besides its payload (the event itself and its slot).
+const EVENT_OVERHEAD: usize = 64;
+
+fn event_bytes(ev: &Event) -> usize {
+    EVENT_OVERHEAD
+        + match ev {
+            Event::Noop => 0,
+            Event::Work { event, .. } => match event {
+                WorkEvent::Data(d)
+                | WorkEvent::Warning(d)
+                | WorkEvent::Complete(d)
+                | WorkEvent::Exception(d) => d.len(),
+                WorkEvent::Status {
+                    numerator,
+                    denominator,
+                } => numerator.len() + denominator.len(),
+                WorkEvent::Fail { .. } => 0,
+            },
+        }
 }
 
 /// The shared part of a session, referenced by jobs (as their worker or waiting client) and by
@@ -105,21 +164,32 @@ pub(crate) struct SessionShared {
     pub exceptions: AtomicBool,
     /// Set by PRE_SLEEP, cleared by whoever wakes it (swap: only one NOOP per sleep).
     pub sleeping: AtomicBool,
+    /// Counts PRE_SLEEPs; a function's sleeper entry is live only for the sleep it was made in.
+    pub sleep_seq: AtomicU64,
+    /// The function whose job woke this session, until its next grab: if that grab takes
+    /// something else, the wake-up is passed on to another sleeper of that function (a leaf lock,
+    /// taken under the function's lock by whoever wakes).
+    pub wake_origin: Mutex<Option<Arc<Function>>>,
+    /// Most bytes of undelivered events before the session is cut off (`Config::max_client_backlog`).
+    pub max_backlog: usize,
     pub info: Mutex<(PeerInfo, Option<Box<[u8]>>)>,
     pub worker: Mutex<WorkerState>,
     /// Foreground jobs this session waits on, by job number, to detach from them if it goes away.
-    /// An entry leaves when the terminal event is taken from the mailbox.
+    /// An entry leaves when the job ends (in the same critical section as its terminal event).
     pub waiting: Mutex<HashMap<u64, Arc<Job>>>,
     pub mailbox: Mutex<Mailbox>,
     pub mail_cv: Condvar,
 }
 
 impl SessionShared {
-    pub fn new(id: u64, info: PeerInfo, exceptions: bool) -> SessionShared {
+    pub fn new(id: u64, info: PeerInfo, exceptions: bool, max_backlog: usize) -> SessionShared {
         SessionShared {
             id,
             exceptions: AtomicBool::new(exceptions),
             sleeping: AtomicBool::new(false),
+            sleep_seq: AtomicU64::new(0),
+            wake_origin: Mutex::new(None),
+            max_backlog,
             info: Mutex::new((info, None)),
             worker: Mutex::new(WorkerState::default()),
             waiting: Mutex::new(HashMap::new()),
@@ -127,31 +197,64 @@ impl SessionShared {
                 events: VecDeque::new(),
                 waker: None,
                 closed: false,
+                bytes: 0,
+                overflowed: false,
             }),
             mail_cv: Condvar::new(),
         }
     }
 
     /// Queues an event; the returned waker (if any) must be woken once no core lock is held.
+    ///
+    /// A peer that lets more than `max_backlog` bytes of events pile up (a client that never
+    /// reads while a worker streams WORK_DATA to it) is cut off rather than slowing its workers:
+    /// its mailbox closes and empties, and its driver sees [`Error::Closed`] and disconnects it,
+    /// which detaches it from its jobs. Throttling the worker instead would let one client that
+    /// does not read stall a worker, and every other client of a coalesced job, indefinitely.
     #[must_use]
     pub fn deliver(&self, ev: Event) -> Option<Waker> {
         let mut mb = self.mailbox.lock();
         if mb.closed {
             return None;
         }
-        mb.events.push_back(ev);
+        let cost = event_bytes(&ev);
+        if mb.bytes + cost > self.max_backlog && !mb.events.is_empty() {
+            mb.closed = true;
+            mb.overflowed = true;
+            mb.bytes = 0;
+            mb.events = VecDeque::new();
+        } else {
+            mb.bytes += cost;
+            mb.events.push_back(ev);
+        }
         self.mail_cv.notify_all();
         mb.waker.take()
     }
 
-    /// Wakes it if it is asleep; true if this call did (and so queued its one NOOP).
-    pub fn wake(&self, wakers: &mut Vec<Waker>) -> bool {
+    /// Whether it is asleep in sleep number `seq`.
+    pub fn asleep_in(&self, seq: u64) -> bool {
+        self.sleeping.load(Ordering::Acquire) && self.sleep_seq.load(Ordering::Acquire) == seq
+    }
+
+    /// Wakes it if it is asleep; true if this call did (and so queued its one NOOP). `origin` is
+    /// the function whose job wakes it, if any.
+    pub fn wake(&self, origin: Option<&Arc<Function>>, wakers: &mut Vec<Waker>) -> bool {
         if self.sleeping.swap(false, Ordering::AcqRel) {
+            *self.wake_origin.lock() = origin.cloned();
             wakers.extend(self.deliver(Event::Noop));
             true
         } else {
             false
         }
+    }
+}
+
+impl Mailbox {
+    /// Takes the front event.
+    fn pop(&mut self) -> Option<Event> {
+        let ev = self.events.pop_front()?;
+        self.bytes = self.bytes.saturating_sub(event_bytes(&ev));
+        Some(ev)
     }
 }
 
@@ -191,10 +294,15 @@ impl Session {
     }
 
     /// SET_CLIENT_ID: the id shown by the `workers` view, cut to 127 bytes as gearmand does.
+    /// Spaces and control characters become `_`: the `workers` line is split on spaces and ends
+    /// at a line feed, so an id holding them could forge lines that monitors read.
     pub fn set_client_id(&self, id: &[u8]) -> Result<()> {
         self.check()?;
-        let id = &id[..id.len().min(super::MAX_CLIENT_ID)];
-        self.shared.info.lock().1 = if id.is_empty() { None } else { Some(id.into()) };
+        let id: Box<[u8]> = id[..id.len().min(super::MAX_CLIENT_ID)]
+            .iter()
+            .map(|&b| if b <= b' ' || b == 0x7f { b'_' } else { b })
+            .collect();
+        self.shared.info.lock().1 = if id.is_empty() { None } else { Some(id) };
         Ok(())
     }
 
@@ -223,35 +331,30 @@ impl Session {
     /// Takes the next event without waiting.
     pub fn try_event(&self) -> Result<Option<Event>> {
         self.check()?;
-        let ev = self.shared.mailbox.lock().events.pop_front();
-        if let Some(Event::Work { job, event }) = &ev {
-            if event.is_terminal() {
-                self.shared.waiting.lock().remove(job);
-            }
+        let mut mb = self.shared.mailbox.lock();
+        if mb.overflowed {
+            return Err(Error::Closed);
         }
-        Ok(ev)
+        Ok(mb.pop())
     }
 
     /// Takes up to `max` events at once (one lock for a burst of results).
     pub fn drain_events(&self, out: &mut Vec<Event>, max: usize) -> Result<()> {
         self.check()?;
-        let start = out.len();
-        {
-            let mut mb = self.shared.mailbox.lock();
-            let n = mb.events.len().min(max);
-            out.extend(mb.events.drain(..n));
-            if mb.events.is_empty() && mb.events.capacity() > 1024 {
+        let mut mb = self.shared.mailbox.lock();
+        if mb.overflowed {
+            return Err(Error::Closed);
+        }
+        let n = mb.events.len().min(max);
+        if n == mb.events.len() {
+            mb.bytes = 0;
+            out.extend(mb.events.drain(..));
+            if mb.events.capacity() > 1024 {
                 mb.events.shrink_to(64);
             }
-        }
-        let mut waiting = None;
-        for ev in &out[start..] {
-            if let Event::Work { job, event } = ev {
-                if event.is_terminal() {
-                    waiting
-                        .get_or_insert_with(|| self.shared.waiting.lock())
-                        .remove(job);
-                }
+        } else {
+            for _ in 0..n {
+                out.extend(mb.pop());
             }
         }
         Ok(())
@@ -262,28 +365,25 @@ impl Session {
         if let Err(e) = self.check() {
             return Poll::Ready(Err(e));
         }
-        {
-            let mut mb = self.shared.mailbox.lock();
-            if mb.events.is_empty() {
-                match &mb.waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => mb.waker = Some(cx.waker().clone()),
-                }
-                return Poll::Pending;
-            }
+        let mut mb = self.shared.mailbox.lock();
+        if mb.overflowed {
+            return Poll::Ready(Err(Error::Closed));
         }
-        match self.try_event() {
-            Ok(Some(ev)) => Poll::Ready(Ok(ev)),
-            Ok(None) => Poll::Pending,
-            Err(e) => Poll::Ready(Err(e)),
+        if let Some(ev) = mb.pop() {
+            return Poll::Ready(Ok(ev));
         }
+        match &mb.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => mb.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 
     /// Registers a waker to be woken at the next event (for drivers that drain with
     /// [`Session::drain_events`]). Returns true if events are already waiting.
     pub fn register_waker(&self, waker: &Waker) -> bool {
         let mut mb = self.shared.mailbox.lock();
-        if !mb.events.is_empty() {
+        if !mb.events.is_empty() || mb.overflowed {
             return true;
         }
         match &mb.waker {
@@ -308,13 +408,13 @@ impl Session {
         let mut spun = None;
         let mut mb = self.shared.mailbox.lock();
         loop {
+            if mb.overflowed {
+                return Err(Error::Closed);
+            }
             if let Some(pos) = mb.events.iter().position(&mut pred) {
                 let ev = mb.events.remove(pos);
-                drop(mb);
-                if let Some(Event::Work { job, event }) = &ev {
-                    if event.is_terminal() {
-                        self.shared.waiting.lock().remove(job);
-                    }
+                if let Some(e) = &ev {
+                    mb.bytes = mb.bytes.saturating_sub(event_bytes(e));
                 }
                 return Ok(ev);
             }
@@ -323,7 +423,8 @@ impl Session {
             }
             // No spin when the caller only polls (deadline already passed): spinning there would
             // cost a poll loop 50 us per call for nothing.
-            if spun.is_none() && deadline.is_none_or(|d| Instant::now() < d) {
+            // (Not under loom: its model has no clock, and a spin only multiplies its schedules.)
+            if cfg!(not(loom)) && spun.is_none() && deadline.is_none_or(|d| Instant::now() < d) {
                 // A reply usually comes within microseconds (an in-process worker on another
                 // core): poll briefly before paying for a futex sleep and wake-up.
                 drop(mb);

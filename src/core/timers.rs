@@ -1,11 +1,18 @@
-//! Deadlines: epoch jobs waiting for their time, ability timeouts of held jobs, and recurring
-//! schedules. The core never sleeps on its own; whoever drives time (the lazily started timer
-//! thread, the socket layer, or the host) calls `Server::run_timers`.
+//! Deadlines: epoch jobs waiting for their time, ability timeouts of held jobs, recurring
+//! schedules, and the memory trim after a backlog. Whoever drives time calls
+//! `Server::run_timers`: the core's own timer thread (started lazily, the first time something
+//! needs a clock, when `Config::timer_thread` allows it), the socket layer's runtime (when it does
+//! not), or the host.
+//!
+//! Entries are kept in an ordered map so that a deadline that no longer matters (a cancelled
+//! epoch job, a held job that finished before its ability timeout) is removed at once by its key:
+//! a heap would keep it, and the job it points at, until the deadline passed, which for a job due
+//! in ten years or a one-hour timeout is memory held for nothing.
 
 use super::job::Job;
-use crate::sync::{Arc, AtomicBool, Condvar, Mutex, Ordering, Weak};
-use std::cmp::Ordering as CmpOrdering;
-use std::collections::BinaryHeap;
+use crate::sync::{Arc, AtomicBool, Condvar, Mutex, Ordering};
+use std::collections::BTreeMap;
+use std::task::Waker;
 use std::time::Instant;
 
 /// What to do at a deadline.
@@ -13,94 +20,103 @@ pub(crate) enum TimerKind {
     /// An epoch job's time has come: queue it.
     Release(Arc<Job>),
     /// A held job's ability timeout: take it back if attempt `attempt` still holds it.
-    Expire { job: Weak<Job>, attempt: u32 },
+    Expire { job: Arc<Job>, attempt: u32 },
     /// A schedule's next run.
     Schedule(u64),
     /// A backlog drained: give its memory back (off the path of the job that ended it).
     Trim,
 }
 
-pub(crate) struct Entry {
-    pub at: Instant,
-    seq: u64,
-    pub kind: TimerKind,
-}
+/// Identifies one entry: its deadline and a sequence number that keeps equal deadlines apart.
+pub(crate) type TimerKey = (Instant, u64);
 
-impl PartialEq for Entry {
-    fn eq(&self, o: &Self) -> bool {
-        self.at == o.at && self.seq == o.seq
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, o: &Self) -> Option<CmpOrdering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Entry {
-    // Reversed: BinaryHeap is a max-heap and we want the earliest deadline on top.
-    fn cmp(&self, o: &Self) -> CmpOrdering {
-        o.at.cmp(&self.at).then(o.seq.cmp(&self.seq))
-    }
+/// A due entry.
+pub(crate) struct Entry {
+    pub kind: TimerKind,
 }
 
 #[derive(Default)]
 pub(crate) struct Heap {
-    entries: BinaryHeap<Entry>,
+    entries: BTreeMap<TimerKey, TimerKind>,
     seq: u64,
 }
 
 impl Heap {
     /// The earliest deadline.
     pub fn earliest(&self) -> Option<Instant> {
-        self.entries.peek().map(|e| e.at)
+        self.entries.keys().next().map(|k| k.0)
     }
 }
 
-/// The timer heap, shared by the server and its timer thread (which holds only a `Weak` to the
+/// The timer map, shared by the server and its timer thread (which holds only a `Weak` to the
 /// server, so dropping the last server handle ends the thread).
+///
+/// `heap` is a leaf lock: it may be taken with function and job locks held (a deadline is added
+/// or removed in the same critical section that changes the job's phase), and nothing is locked
+/// under it.
 #[derive(Default)]
 pub(crate) struct Timers {
     pub heap: Mutex<Heap>,
     pub cv: Condvar,
     pub thread_started: AtomicBool,
     pub shutdown: AtomicBool,
+    /// The socket layer's timer task, when it drives time instead of a thread: woken when a new
+    /// deadline becomes the earliest.
+    driver: Mutex<Option<Waker>>,
 }
 
 impl Timers {
-    /// Adds a deadline; true if it became the earliest (the driver should re-arm).
-    pub fn add(&self, at: Instant, kind: TimerKind) -> bool {
+    /// Adds a deadline and returns its key, plus the driver's waker to wake (after every core
+    /// lock is released) when it became the earliest.
+    pub fn add(&self, at: Instant, kind: TimerKind) -> (TimerKey, Option<Waker>) {
         let mut h = self.heap.lock();
         h.seq += 1;
-        let seq = h.seq;
-        let earliest = h.entries.peek().is_none_or(|e| at < e.at);
-        h.entries.push(Entry { at, seq, kind });
+        let key = (at, h.seq);
+        let earliest = h.entries.keys().next().is_none_or(|k| at < k.0);
+        h.entries.insert(key, kind);
         drop(h);
+        let mut waker = None;
         if earliest {
             self.cv.notify_all();
+            waker = self.driver.lock().clone();
         }
-        earliest
+        (key, waker)
+    }
+
+    /// Removes a deadline that no longer matters (absent keys are fine: it may have fired).
+    pub fn remove(&self, key: TimerKey) {
+        self.heap.lock().entries.remove(&key);
     }
 
     /// Removes and returns every entry due at `now`, plus the next deadline after them.
     pub fn take_due(&self, now: Instant) -> (Vec<Entry>, Option<Instant>) {
         let mut h = self.heap.lock();
         let mut due = Vec::new();
-        while h.entries.peek().is_some_and(|e| e.at <= now) {
-            if let Some(e) = h.entries.pop() {
-                due.push(e);
+        while let Some(e) = h.entries.first_entry() {
+            if e.key().0 > now {
+                break;
             }
+            due.push(Entry { kind: e.remove() });
         }
-        let next = h.entries.peek().map(|e| e.at);
-        (due, next)
+        (due, h.earliest())
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.heap.lock().entries.peek().map(|e| e.at)
+        self.heap.lock().earliest()
     }
 
-    pub fn clear(&self) {
-        self.heap.lock().entries.clear();
+    /// Pending deadlines (for tests of the memory bound).
+    pub fn len(&self) -> usize {
+        self.heap.lock().entries.len()
+    }
+
+    /// Registers the task that drives time when there is no timer thread.
+    pub fn set_driver(&self, w: &Waker) {
+        let mut d = self.driver.lock();
+        match &*d {
+            Some(old) if old.will_wake(w) => {}
+            _ => *d = Some(w.clone()),
+        }
     }
 
     pub fn stop(&self) {

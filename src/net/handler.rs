@@ -52,6 +52,12 @@ fn error(out: &mut Vec<u8>, e: &Error) {
     p::encode_error(out, e.code().as_bytes(), e.to_string().as_bytes());
 }
 
+fn can_do_reply(out: &mut Vec<u8>, r: crate::core::Result<()>) {
+    if let Err(e @ Error::InvalidArgument(_)) = r {
+        error(out, &e);
+    }
+}
+
 /// gearmand's JOB_NOT_FOUND texts differ by the packet that named the job.
 fn job_not_found(out: &mut Vec<u8>, t: PacketType) {
     let text: &[u8] = match t {
@@ -174,14 +180,14 @@ impl Conn {
                 };
                 self.submitted(out, s.submit(r));
             }
-            // gearmand accepts an empty or odd ability without a word; so do we (nothing to report).
-            Request::CanDo { func } => {
-                let _ = s.can_do(func, None);
-            }
+            // gearmand accepts an empty or oversized ability without a word; so do we. A name the
+            // admin protocol could not show, or one ability too many, gets an ERROR: the worker
+            // would otherwise wait for jobs that can never come.
+            Request::CanDo { func } => can_do_reply(out, s.can_do(func, None)),
             Request::CanDoTimeout { func, timeout } => {
                 let ms = p::parse_decimal_lenient(timeout).max(0) as u64;
                 let t = (ms > 0).then(|| std::time::Duration::from_millis(ms));
-                let _ = s.can_do(func, t);
+                can_do_reply(out, s.can_do(func, t));
             }
             Request::CantDo { func } => {
                 let _ = s.cant_do(func);

@@ -193,6 +193,9 @@ impl Network {
                 .on_thread_unpark(move || b2.after_unpark());
         }
         let rt = builder.build()?;
+        if !server.config().timer_thread {
+            rt.spawn(drive_timers(server.clone()));
+        }
         let (close_tx, _) = watch::channel(false);
         let (requested, _) = watch::channel(None);
         Ok(Network {
@@ -416,6 +419,29 @@ impl Drop for Network {
         if self.rt.is_some() {
             self.stop(Duration::ZERO);
         }
+    }
+}
+
+/// Runs the core's deadlines (epoch jobs, ability timeouts, schedules) on the runtime when the
+/// core may not start its own timer thread (`Config::timer_thread` off): without this nothing
+/// would ever fire them. Ends with the runtime.
+async fn drive_timers(server: Server) {
+    use std::future::Future;
+    let far = || tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
+    let sleep = tokio::time::sleep_until(far());
+    tokio::pin!(sleep);
+    loop {
+        let Ok(next) = server.run_timers() else { return };
+        sleep.as_mut().reset(next.map_or_else(far, Into::into));
+        std::future::poll_fn(|cx| {
+            server.set_timer_driver(cx.waker());
+            // A deadline added after `run_timers` looked, before the waker was registered.
+            if server.next_deadline() != next || sleep.as_mut().poll(cx).is_ready() {
+                return std::task::Poll::Ready(());
+            }
+            std::task::Poll::Pending
+        })
+        .await;
     }
 }
 
