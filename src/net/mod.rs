@@ -431,7 +431,9 @@ async fn drive_timers(server: Server) {
     let sleep = tokio::time::sleep_until(far());
     tokio::pin!(sleep);
     loop {
-        let Ok(next) = server.run_timers() else { return };
+        let Ok(next) = server.run_timers() else {
+            return;
+        };
         sleep.as_mut().reset(next.map_or_else(far, Into::into));
         std::future::poll_fn(|cx| {
             server.set_timer_driver(cx.waker());
