@@ -141,6 +141,7 @@ impl FuncState {
     }
 
     /// Accounts for a queued job that left without being popped (cancelled, dropped, failed).
+    /// Its phase must already be `Done`, or a sweep here would keep it and lose count of it.
     pub fn forget_queued(&mut self, p: usize) {
         self.queued[p] -= 1;
         self.stale += 1;

@@ -1032,9 +1032,6 @@ impl Inner {
             js.clients.retain(|x| !Arc::ptr_eq(x, c));
             dropped = js.clients.is_empty() && !js.background && job.phase() == Phase::Queued;
             if dropped {
-                let p = job.priority.index();
-                st.forget_queued(p);
-                f.publish(&st, p);
                 let mut none = Vec::new();
                 old = self.end_locked(
                     job,
@@ -1045,6 +1042,9 @@ impl Inner {
                     &mut none,
                 );
                 drop(js);
+                let p = job.priority.index();
+                st.forget_queued(p);
+                f.publish(&st, p);
                 self.unlink_if_idle(f, &mut st);
             }
         }
@@ -1130,17 +1130,12 @@ impl Inner {
         {
             let mut st = f.state.lock();
             let mut js = job.state.lock();
-            match job.phase() {
-                Phase::Done => return Err(Error::JobNotFound),
-                Phase::Queued => {
-                    let p = job.priority.index();
-                    st.forget_queued(p);
-                    f.publish(&st, p);
-                }
-                Phase::Delayed => st.delayed -= 1,
-                Phase::Running => st.running -= 1,
+            let phase = job.phase();
+            if phase == Phase::Done {
+                return Err(Error::JobNotFound);
             }
             worker = js.worker.clone();
+            // Done first: the queue sweep that `forget_queued` may run keeps what is not Done.
             old = self.end_locked(
                 job,
                 &mut js,
@@ -1150,6 +1145,16 @@ impl Inner {
                 &mut wakers,
             );
             drop(js);
+            match phase {
+                Phase::Queued => {
+                    let p = job.priority.index();
+                    st.forget_queued(p);
+                    f.publish(&st, p);
+                }
+                Phase::Delayed => st.delayed -= 1,
+                Phase::Running => st.running -= 1,
+                Phase::Done => {}
+            }
             self.unlink_if_idle(f, &mut st);
         }
         drop(old);
@@ -1526,9 +1531,10 @@ impl Server {
             .values()
             .filter_map(Weak::upgrade)
             .collect();
+        // A sleeping worker stays asleep: it is waiting for a NOOP, and if it registers again its
+        // new functions' jobs must be able to wake it.
         for s in &sessions {
             inner.reset_abilities(s);
-            s.sleeping.store(false, Ordering::SeqCst);
         }
         let mut all = Vec::new();
         for s in &inner.jobs {
