@@ -133,3 +133,26 @@ fn result_and_client_leaving_race_without_losing_the_job_state() {
         assert!(!s.job_status(s.handle(j.job).as_bytes()).unwrap().known);
     });
 }
+
+#[test]
+fn reset_racing_a_submission_leaves_every_job_listed_and_servable() {
+    // A submission during a reset is ordered before it (cancelled) or after it (kept): never
+    // kept on a function the reset unlinked, where no worker could reach it.
+    loom::model(|| {
+        let s = server();
+        let c = session(&s);
+        let t = thread::spawn(move || {
+            c.submit(SubmitRequest::new("f", "x").background()).unwrap();
+            c
+        });
+        s.reset().unwrap();
+        let _c = t.join().unwrap();
+        let jobs = s.jobs().unwrap().len();
+        let total: usize = s.status().unwrap().iter().map(|f| f.total).sum();
+        assert_eq!(total, jobs, "every job is counted by a listed function");
+        assert_eq!(s.job_count(), jobs);
+        let w = session(&s);
+        w.can_do(b"f", None).unwrap();
+        assert_eq!(w.grab().unwrap().is_some(), jobs == 1);
+    });
+}
