@@ -288,12 +288,10 @@ impl World {
                 self.workers[worker].pre_sleep().unwrap();
             }
             Op::DropFunction { func } => {
-                let busy = self
-                    .s
-                    .status()
-                    .unwrap()
-                    .into_iter()
-                    .any(|f| f.name == FUNCS[func].as_bytes() && (f.total > 0 || f.workers > 0));
+                let busy =
+                    self.s.status().unwrap().into_iter().any(|f| {
+                        f.name == FUNCS[func].as_bytes() && (f.total > 0 || f.workers > 0)
+                    });
                 let r = self.s.drop_function(FUNCS[func].as_bytes());
                 match r {
                     Ok(()) => assert!(!busy),

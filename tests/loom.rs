@@ -156,3 +156,31 @@ fn reset_racing_a_submission_leaves_every_job_listed_and_servable() {
         assert_eq!(w.grab().unwrap().is_some(), jobs == 1);
     });
 }
+
+#[test]
+fn two_threads_sharing_one_worker_are_each_woken_for_a_job() {
+    // One in-process Worker, two threads blocked in `grab`: the session has one sleep and one
+    // NOOP per sleep, so the thread that takes the NOOP must put the session back to sleep for
+    // the other, or the second job wakes nobody (loom reports the blocked thread as a deadlock).
+    loom::model(|| {
+        let s = server();
+        let w = std::sync::Arc::new(s.worker().unwrap());
+        w.register("f").unwrap();
+        let grabbers: Vec<_> = (0..2)
+            .map(|_| {
+                let w = w.clone();
+                thread::spawn(move || {
+                    let j = w.grab(std::time::Duration::from_secs(60)).unwrap();
+                    j.expect("a job").complete(Bytes::new()).unwrap();
+                })
+            })
+            .collect();
+        let c = s.client().unwrap();
+        c.submit_background("f", "1").unwrap();
+        c.submit_background("f", "2").unwrap();
+        for g in grabbers {
+            g.join().unwrap();
+        }
+        assert_eq!(s.job_count(), 0);
+    });
+}

@@ -828,7 +828,10 @@ impl Inner {
 
     pub(crate) fn pre_sleep(&self, s: &Arc<SessionShared>) {
         let seq = s.sleep_seq.fetch_add(1, Ordering::AcqRel) + 1;
-        s.sleeping.store(true, Ordering::SeqCst);
+        // A swap, not a store: a read-modify-write is ordered after every wake-up's swap, so
+        // two threads sleeping one shared session never see each other's sleep undone (the
+        // loom model of a shared Worker deadlocked with a plain store).
+        s.sleeping.swap(true, Ordering::AcqRel);
         let mut runnable = None;
         {
             let w = s.worker.lock();
