@@ -72,7 +72,12 @@ fn cancelling_seventy_queued_jobs_one_by_one_never_hangs() {
         s.cancel_job(s.handle(*id).as_bytes()).unwrap();
         assert_eq!(s.job_count(), 69 - n);
     }
-    assert!(s.status().unwrap().is_empty(), "an idle function leaves");
+    let st = s.status().unwrap();
+    assert_eq!(
+        (st.len(), st[0].total),
+        (1, 0),
+        "listed with zeros, as gearmand"
+    );
 }
 
 #[test]
@@ -314,7 +319,10 @@ fn a_requeued_job_keeps_its_timer_bookkeeping_right() {
 
 #[test]
 fn thousands_of_abilities_register_and_leave() {
-    let s = server_with(|c| c.max_abilities = 200_000);
+    let s = server_with(|c| {
+        c.max_abilities = 200_000;
+        c.idle_functions = 100;
+    });
     let w = session(&s);
     for i in 0..100_000 {
         w.can_do(format!("fn-{i}").as_bytes(), None).unwrap();
@@ -323,12 +331,29 @@ fn thousands_of_abilities_register_and_leave() {
     for i in (0..100_000).step_by(2) {
         w.cant_do(format!("fn-{i}").as_bytes()).unwrap();
     }
-    assert_eq!(s.status().unwrap().len(), 50_000);
+    // The 50,000 in use, plus the 100 most recently idle.
+    assert_eq!(s.status().unwrap().len(), 50_100);
     drop(w);
-    assert!(
-        s.status().unwrap().is_empty(),
-        "functions nobody uses are freed"
-    );
+    let st = s.status().unwrap();
+    assert_eq!(st.len(), 100, "idle functions past the limit are freed");
+    assert!(st.iter().all(|f| f.workers == 0 && f.total == 0));
+    // A function idle and in use again is not freed from under its worker.
+    let w = session(&s);
+    for i in 0..200 {
+        w.can_do(format!("again-{i}").as_bytes(), None).unwrap();
+    }
+    w.reset_abilities().unwrap();
+    w.can_do(b"again-0", None).unwrap();
+    for i in 0..300 {
+        let c = session(&s);
+        c.submit(SubmitRequest::new(format!("churn-{i}").as_bytes(), "x").require_worker())
+            .unwrap_err();
+    }
+    let st = s.status().unwrap();
+    assert!(st
+        .iter()
+        .any(|f| &f.name[..] == b"again-0" && f.workers == 1));
+    assert_eq!(st.len(), 101);
 }
 
 #[test]
@@ -422,7 +447,7 @@ fn reset_keeps_what_peers_do_around_it() {
 
 #[test]
 fn maxqueue_and_create_function_survive_idle_unlinking() {
-    let s = server();
+    let s = server_with(|c| c.idle_functions = 0);
     s.set_max_queue(b"limited", [Some(1); 3]).unwrap();
     s.create_function(b"made").unwrap();
     let names: Vec<_> = s.status().unwrap().into_iter().map(|f| f.name).collect();

@@ -49,6 +49,11 @@ pub struct Config {
     /// GRABs, so this bounds what one connection can make the server do per request. Default
     /// 10,000; a CAN_DO past it is refused.
     pub max_abilities: usize,
+    /// How many idle functions (no job, no worker, no limit, not made by `create function`)
+    /// stay known and listed by `status`, as gearmand lists every function it ever saw. Past
+    /// this many, the longest-idle ones are freed, so names that come and go (200,000 CAN_DOs of
+    /// a worker that left) do not hold memory for ever. 0 frees each at once. Default 1,024.
+    pub idle_functions: usize,
 }
 
 impl Default for Config {
@@ -64,6 +69,7 @@ impl Default for Config {
             trim_after_backlog: 10_000,
             max_client_backlog: 64 << 20,
             max_abilities: 10_000,
+            idle_functions: 1024,
         }
     }
 }

@@ -34,8 +34,9 @@ pub(crate) struct Function {
 /// - `sleepers` holds `(session, sleep number)` for each PRE_SLEEP of a session having this
 ///   ability; an entry is live while that session is asleep in that same sleep. Stale entries are
 ///   dropped on the next wake-up pass, or swept once they outnumber the workers.
-/// - A function with no jobs, no workers, no limit and no `create function` leaves the registry
-///   (`dropped` is set first, under this lock).
+/// - A function with no jobs, no workers, no limit and no `create function` is idle; past
+///   `Config::idle_functions` of those, the longest idle leave the registry (`dropped` is set
+///   first, under this lock).
 pub(crate) struct FuncState {
     pub queues: [VecDeque<Arc<Job>>; 3],
     pub queued: [usize; 3],
@@ -48,6 +49,8 @@ pub(crate) struct FuncState {
     pub max_queue: [usize; 3],
     /// Made known by `create function`: stays listed while idle, as in gearmand.
     pub pinned: bool,
+    /// In the server's list of idle functions.
+    pub idle_listed: bool,
     /// Set when it left the registry (`drop function`, `reset`, or idle); a caller that still
     /// holds the Arc must look the name up again.
     pub dropped: bool,
@@ -68,6 +71,7 @@ impl Function {
                 sleepers: Vec::new(),
                 max_queue: [0; 3],
                 pinned: false,
+                idle_listed: false,
                 dropped: false,
             }),
         }

@@ -143,6 +143,9 @@ pub(crate) struct Inner {
     pub(crate) jobs: [Mutex<HashTable<Arc<Job>>>; JOB_SHARDS],
     /// Every not-`Done` job with a unique key (see `unique.rs`).
     uniques: Uniques,
+    /// Functions noted idle, oldest first (`unlink_if_idle`); a leaf lock.
+    idle: Mutex<std::collections::VecDeque<Arc<Function>>>,
+    idle_len: AtomicUsize,
     next_job: AtomicU64,
     next_session: AtomicU64,
     pub(crate) sessions: Mutex<HashMap<u64, Weak<SessionShared>>>,
@@ -192,6 +195,8 @@ impl Inner {
             functions: std::array::from_fn(|_| RwLock::new(HashMap::new())),
             jobs: std::array::from_fn(|_| Mutex::new(HashTable::new())),
             uniques: Uniques::new(),
+            idle: Mutex::new(std::collections::VecDeque::new()),
+            idle_len: AtomicUsize::new(0),
             next_job: AtomicU64::new(1),
             next_session: AtomicU64::new(1),
             sessions: Mutex::new(HashMap::new()),
@@ -227,14 +232,38 @@ impl Inner {
         )
     }
 
-    /// Takes an idle function out of the registry (see `FuncState::idle`), with its lock held:
-    /// the lock order puts registry shards innermost, and a caller that looked it up before sees
-    /// `dropped` under the lock and looks again.
+    /// Notes a function that may have become idle (see `FuncState::idle`), with its lock held.
+    /// Idle functions stay listed, as in gearmand, up to `Config::idle_functions` of them; past
+    /// that the longest-idle ones leave the registry ([`Inner::evict_idle`], called once the
+    /// caller's locks are released). With a limit of 0 it leaves at once.
     fn unlink_if_idle(&self, f: &Arc<Function>, st: &mut FuncState) {
-        if st.dropped || !st.idle() {
+        if st.dropped || !st.idle() || st.idle_listed {
             return;
         }
-        self.unlink(f, st);
+        if self.config.idle_functions == 0 {
+            self.unlink(f, st);
+            return;
+        }
+        st.idle_listed = true;
+        self.idle.lock().push_back(f.clone());
+        self.idle_len.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Unlinks the longest-idle functions past `Config::idle_functions`. Takes function locks one
+    /// at a time, so it is called with none held.
+    pub(crate) fn evict_idle(&self) {
+        while self.idle_len.load(Ordering::Relaxed) > self.config.idle_functions {
+            let Some(f) = self.idle.lock().pop_front() else {
+                return;
+            };
+            self.idle_len.fetch_sub(1, Ordering::Relaxed);
+            let mut st = f.state.lock();
+            st.idle_listed = false;
+            // In use again since it was noted: it is noted again when it next becomes idle.
+            if !st.dropped && st.idle() {
+                self.unlink(&f, &mut st);
+            }
+        }
     }
 
     fn unlink(&self, f: &Arc<Function>, st: &mut FuncState) {
@@ -527,6 +556,7 @@ impl Inner {
             let mut st = f.state.lock();
             self.unlink_if_idle(&f, &mut st);
         }
+        self.evict_idle();
     }
 
     pub(crate) fn add_schedule(
@@ -744,6 +774,7 @@ impl Inner {
             self.unlink_if_idle(f, &mut st);
         }
         wake_all(wakers);
+        self.evict_idle();
     }
 
     /// Takes the next job for this worker: high priority before normal before low across its
@@ -911,6 +942,7 @@ impl Inner {
         drop(old);
         self.index_remove(job.id);
         wake_all(wakers);
+        self.evict_idle();
         Ok(())
     }
 
@@ -996,6 +1028,7 @@ impl Inner {
         drop(old);
         if failed {
             self.index_remove(job.id);
+            self.evict_idle();
         }
         wake_all(wakers);
     }
@@ -1054,6 +1087,7 @@ impl Inner {
         drop(old);
         if dropped {
             self.index_remove(job.id);
+            self.evict_idle();
         }
     }
 
@@ -1166,6 +1200,7 @@ impl Inner {
         }
         self.index_remove(job.id);
         wake_all(wakers);
+        self.evict_idle();
         Ok(())
     }
 
@@ -1486,7 +1521,9 @@ impl Server {
         self.inner.with_function(function, |f, st| {
             st.max_queue = limits.map(|l| l.unwrap_or(0));
             self.inner.unlink_if_idle(f, st);
-        })
+        })?;
+        self.inner.evict_idle();
+        Ok(())
     }
 
     /// `create function`: makes it known (listed by `status` with zeros, until `drop function`).
@@ -1550,8 +1587,11 @@ impl Server {
             let mut st = f.state.lock();
             st.pinned = false;
             st.max_queue = [0; 3];
-            inner.unlink_if_idle(&f, &mut st);
+            if !st.dropped && st.idle() {
+                inner.unlink(&f, &mut st);
+            }
         }
+        inner.evict_idle();
         inner.release_memory();
         Ok(())
     }
