@@ -1,18 +1,23 @@
 //! The list views of the admin protocol (`status`, `prioritystatus`, `workers`, `show jobs`,
-//! `show unique jobs`) as streams: a snapshot of references taken at once, rows produced a few at
-//! a time. A socket connection formats rows only while its write buffer is under its bound, so a
-//! reply over a backlog of millions of jobs costs the server a snapshot of 8 bytes per job, not
-//! the whole reply at once, and the I/O thread serves other connections between chunks.
+//! `show unique jobs`) as streams: a snapshot of references, rows produced a few at a time. A
+//! socket connection formats rows only while its write buffer is under its bound, so a reply over
+//! a backlog of millions of jobs costs the server a snapshot of 8 bytes per job, not the whole
+//! reply at once, and the I/O thread serves other connections between chunks.
 //!
 //! What the snapshot holds is chosen so that it keeps nothing else alive: functions by `Arc`
-//! (few, small), jobs and sessions by number, looked up again when their row is produced. A job
-//! that finished or a session that left since the snapshot has no row, as it would have none in a
-//! reply built a moment later; a job's workload is never retained by a slow admin reader.
+//! (few, small), sessions by weak reference, jobs by number, looked up again when their row is
+//! produced. A job that finished or a session that left since the snapshot has no row, as it
+//! would have none in a reply built a moment later; a job's workload is never retained by a slow
+//! admin reader. The job numbers are themselves collected a part at a time (see `JobList`), so a
+//! job submitted meanwhile may or may not be listed, as with a reply built a moment earlier or
+//! later.
 
 use super::function::Function;
 use super::job::Phase;
 use super::server::Server;
 use crate::sync::{Arc, Weak};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// Which list an [`AdminStream`] produces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,8 +77,65 @@ enum Items {
     Functions(Vec<Arc<Function>>),
     /// Sessions by number, sorted; looked up through the registry's weak references.
     Sessions(Vec<(u64, Weak<super::session::SessionShared>)>),
-    /// Job numbers, sorted.
-    Jobs(Vec<u64>),
+    /// Job numbers, collected and merged a part at a time.
+    Jobs(JobList),
+}
+
+/// Job numbers are collected one shard of the job index at a time (touching each job once, to
+/// read its number: a cache miss each, so a million jobs take tens of milliseconds in all), a
+/// few shards per call so the I/O thread serves other connections in between; each shard's
+/// numbers are sorted as it is collected, and the rows come from a merge of the sorted shards.
+#[derive(Default)]
+struct JobList {
+    /// Sorted job numbers, one list per shard collected so far.
+    shards: Vec<Vec<u64>>,
+    /// Each shard's next number to produce.
+    pos: Vec<usize>,
+    /// The next number of each shard not yet exhausted, smallest first (once all collected).
+    heads: BinaryHeap<Reverse<(u64, usize)>>,
+}
+
+/// Job numbers collected per call before returning to the caller.
+const COLLECT_BATCH: usize = 16 * 1024;
+
+impl JobList {
+    /// Collects more shards; true once every shard is in and the merge can begin.
+    fn collect(&mut self, srv: &Server) -> bool {
+        let all = &srv.inner.jobs;
+        let mut taken = 0;
+        while self.shards.len() < all.len() {
+            if taken >= COLLECT_BATCH {
+                return false;
+            }
+            let mut ids: Vec<u64> = {
+                let t = all[self.shards.len()].lock();
+                let mut v = Vec::with_capacity(t.len());
+                v.extend(t.iter().map(|j| j.id));
+                v
+            };
+            ids.sort_unstable();
+            taken += ids.len();
+            if let Some(&first) = ids.first() {
+                self.heads.push(Reverse((first, self.shards.len())));
+            }
+            self.shards.push(ids);
+            self.pos.push(0);
+        }
+        true
+    }
+
+    /// The next job number in order.
+    fn pop(&mut self) -> Option<u64> {
+        let Reverse((id, s)) = self.heads.pop()?;
+        self.pos[s] += 1;
+        if let Some(&next) = self.shards[s].get(self.pos[s]) {
+            self.heads.push(Reverse((next, s)));
+        } else {
+            // Give an exhausted shard's memory back at once.
+            self.shards[s] = Vec::new();
+        }
+        Some(id)
+    }
 }
 
 /// A list view being produced; see the module docs.
@@ -94,7 +156,8 @@ impl std::fmt::Debug for AdminStream {
 
 impl Server {
     /// Takes the snapshot of a list view: functions sorted by name, sessions by number, jobs by
-    /// number (the orders of [`Server::status`], [`Server::workers`] and [`Server::jobs`]).
+    /// number (the orders of [`Server::status`], [`Server::workers`] and [`Server::jobs`]). The
+    /// job list is collected by [`AdminStream::fill`], a part per call.
     pub(crate) fn admin_stream(&self, view: AdminView) -> AdminStream {
         let inner = &self.inner;
         let items = match view {
@@ -116,16 +179,7 @@ impl Server {
                 v.sort_unstable_by_key(|(id, _)| *id);
                 Items::Sessions(v)
             }
-            AdminView::Jobs | AdminView::UniqueJobs => {
-                let mut v: Vec<u64> = Vec::new();
-                for s in &inner.jobs {
-                    let t = s.lock();
-                    v.reserve(t.len());
-                    v.extend(t.iter().map(|j| j.id));
-                }
-                v.sort_unstable();
-                Items::Jobs(v)
-            }
+            AdminView::Jobs | AdminView::UniqueJobs => Items::Jobs(JobList::default()),
         };
         AdminStream {
             view,
@@ -143,11 +197,12 @@ impl AdminStream {
 
     /// Produces rows in order, handing each to `row`, until `row` returns false (the caller's
     /// chunk is full: the row it was given is taken, the next call resumes after it) or the list
-    /// ends. Returns true once every row was produced. No lock is held while `row` runs except
+    /// ends. Returns true once every row was produced; false with no row produced while the
+    /// job list is still being collected (call again, after serving others). No lock is held while `row` runs except
     /// the locks of the one function, session or job whose row it is.
     pub(crate) fn fill(&mut self, srv: &Server, row: &mut dyn FnMut(AdminRow<'_>) -> bool) -> bool {
         let inner = &srv.inner;
-        match &self.items {
+        match &mut self.items {
             Items::Functions(v) => {
                 while let Some(f) = v.get(self.next) {
                     self.next += 1;
@@ -190,8 +245,11 @@ impl AdminStream {
                     }
                 }
             }
-            Items::Jobs(v) => {
-                while let Some(&id) = v.get(self.next) {
+            Items::Jobs(list) => {
+                if !list.collect(srv) {
+                    return false;
+                }
+                while let Some(id) = list.pop() {
                     self.next += 1;
                     let Some(job) = inner.lookup(id) else {
                         continue;
@@ -209,7 +267,7 @@ impl AdminStream {
                         unique: job.unique_bytes(),
                     });
                     if !more {
-                        return self.next == v.len();
+                        return list.heads.is_empty();
                     }
                 }
             }

@@ -318,8 +318,6 @@ impl<'a> State<'a> {
         };
         let more_events = self.answer(fresh, events, &mut out);
         if self.dead {
-            *write = out;
-            write.clear();
             return Next::Stop;
         }
         // Write as much as the socket takes now.
