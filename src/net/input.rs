@@ -200,11 +200,11 @@ impl InBuf {
         }
         let since = *self.since.get_or_insert_with(Instant::now);
         let declared = frame_len(&self.buf).unwrap_or(0) as u64;
-        let extra = if cfg.read_min_rate > 0 {
-            Duration::from_millis(declared.saturating_mul(1000) / cfg.read_min_rate)
-        } else {
-            Duration::ZERO
-        };
+        // A rate of zero gives no extra time.
+        let extra = declared
+            .saturating_mul(1000)
+            .checked_div(cfg.read_min_rate)
+            .map_or(Duration::ZERO, Duration::from_millis);
         Some(since + cfg.read_timeout + extra)
     }
 
