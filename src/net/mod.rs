@@ -89,7 +89,9 @@ pub struct NetConfig {
     /// connection (default 256 MiB). A connection's first 8 KiB of pending input is not counted
     /// (the longest admin line; ordinary requests never reach it), the whole of its buffer is
     /// once it is larger. A connection whose next bytes would take the total over the cap gets
-    /// ERROR `SERVER_BUSY` and is closed (see `input.rs` for why closed rather than paused).
+    /// ERROR `SERVER_BUSY` and is closed. Closed rather than paused: a paused connection keeps
+    /// its partial packet, and once every holder is paused none can complete and none gives
+    /// memory back.
     pub max_partial_total: usize,
     /// A packet or admin line that has begun to arrive must be complete within this time plus
     /// the time its declared size takes at `read_min_rate`, or the connection is logged and
