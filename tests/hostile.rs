@@ -162,9 +162,10 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 
 // ---- 1. admin lists stream under the write bound ---------------------------------------------
 
-/// A 19 MB `show unique jobs` (4.6 times the write bound): while its reader has not read a byte,
+/// A 19 MB `show unique jobs` (4.6 times the write bound): while its reader reads nothing more,
 /// another client's ECHO is answered at once; the server never holds more than a fraction of
-/// the reply; the bytes are exact and in job order, and a pipelined command after the list is
+/// the reply (the write bound, a chunk and 8 bytes per job: under half; built whole it is
+/// 35 MB); the bytes are exact and in job order, and a pipelined command after the list is
 /// answered after it.
 #[test]
 fn a_huge_admin_list_streams_under_the_write_bound() {
@@ -229,7 +230,7 @@ fn a_huge_admin_list_streams_under_the_write_bound() {
     let peak = PEAK.load(Ordering::Relaxed) - base;
     eprintln!("peak heap while streaming {reply_len} bytes: {peak}; ECHO in {echo_time:?}");
     assert!(
-        peak < reply_len / 3,
+        peak < reply_len / 2,
         "the server held {peak} bytes at once for a reply of {reply_len}"
     );
 }
@@ -321,7 +322,8 @@ fn the_partial_packet_cap_closes_the_connection_that_goes_over() {
         n.partial_bytes() >= 800 * 1024
     });
     let mut b = tcp(addr);
-    b.write_all(&whole[..part]).unwrap();
+    // The server may close (and reset) the connection while this is still being written.
+    let _ = b.write_all(&whole[..part]);
     let got = read_to_close(&mut b);
     let (t, d) = read_pkt(&mut &got[..]);
     assert_eq!(t, ERROR);
