@@ -12,6 +12,10 @@
 //! job submitted meanwhile may or may not be listed, as with a reply built a moment earlier or
 //! later.
 
+// Only the socket layer (and the C ABI through it) formats these lists; a core-only build keeps
+// the module so that the core never depends on a feature.
+#![cfg_attr(not(feature = "net"), allow(dead_code))]
+
 use super::function::Function;
 use super::job::Phase;
 use super::server::Server;
