@@ -108,8 +108,10 @@ thread_local! {
 
 /// What ended a wait.
 enum Wake {
-    /// The server is stopping, or the socket failed.
+    /// The socket failed.
     Stop,
+    /// The server is closing every connection.
+    Closed,
     /// The socket has bytes to read.
     Read,
     /// Room to write, an event in the mailbox, or the timer: the loop looks at everything.
@@ -180,7 +182,7 @@ async fn serve(stream: &Stream, conn: &Conn, net: &Arc<NetShared>) {
         let wbuf_pending = !st.wbuf.is_empty();
         let woke = std::future::poll_fn(|cx| {
             if closed.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Wake::Stop);
+                return Poll::Ready(Wake::Closed);
             }
             if wbuf_pending {
                 if let Poll::Ready(r) = stream.poll_write_ready(cx) {
@@ -209,6 +211,7 @@ async fn serve(stream: &Stream, conn: &Conn, net: &Arc<NetShared>) {
         .await;
         match woke {
             Wake::Stop => return,
+            Wake::Closed => return st.last_words(),
             Wake::Read => st.readable = true,
             Wake::Other => {}
         }
@@ -374,6 +377,33 @@ impl<'a> State<'a> {
             return Next::Yield;
         }
         Next::Wait
+    }
+
+    /// The server closes every connection once no job runs (graceful stop), which can be just
+    /// after a worker's result was put in this client's mailbox and before this task ran to
+    /// relay it: relay what the mailbox holds and try one write, so a job that finished is not
+    /// lost to its client on the way out.
+    fn last_words(&mut self) {
+        if self.admin.is_none() && !self.closing {
+            let mut events = Vec::new();
+            if self
+                .conn
+                .session
+                .drain_events(&mut events, usize::MAX)
+                .is_ok()
+            {
+                for ev in events.iter().filter(|ev| **ev != Event::Noop) {
+                    self.conn.event(ev, &mut self.wbuf);
+                }
+            }
+        }
+        let mut written = 0;
+        while written < self.wbuf.len() {
+            match self.stream.try_write(&self.wbuf[written..]) {
+                Ok(n) if n > 0 => written += n,
+                _ => break,
+            }
+        }
     }
 
     /// A frame stalled mid-way past its deadline: say so (best effort: the peer may not be
