@@ -3,14 +3,15 @@
 
 use clap::Parser;
 use gearlet::core::{Config, Server};
-use gearlet::net::{Keepalive, LogLevel, NetConfig, Network, ShutdownRequest};
+use gearlet::net::{AdminAllow, Keepalive, LogLevel, NetConfig, Network, ShutdownRequest};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// gearmand's command line, same meanings; plus --unix, --max-packet-size and --admin-shutdown.
+/// gearmand's command line, same meanings; plus --unix, --max-packet-size, --admin-shutdown,
+/// --admin-allow and the read limits.
 #[derive(Parser, Debug)]
 #[command(
     name = "gearlet",
@@ -69,8 +70,9 @@ struct Args {
     /// Log level: FATAL, ALERT, CRITICAL, ERROR, WARNING, NOTICE, INFO, DEBUG.
     #[arg(long, default_value = "ERROR")]
     verbose: String,
-    /// Listen backlog.
-    #[arg(short = 'b', long, default_value_t = 32)]
+    /// Listen backlog (gearmand: 32, which makes a burst of connects wait a second for a SYN
+    /// retry; the kernel caps it at net.core.somaxconn).
+    #[arg(short = 'b', long, default_value_t = 1024)]
     backlog: i32,
     /// Raise the open file limit to this many descriptors.
     #[arg(short = 'f', long = "file-descriptors")]
@@ -100,6 +102,25 @@ struct Args {
     #[arg(long = "busy-poll-us", default_value_t = 50,
           value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     busy_poll_us: u64,
+    /// Server-wide cap, in bytes, on packets that have begun to arrive but are not complete,
+    /// over all connections. A connection whose partial packet would go over it gets ERROR
+    /// SERVER_BUSY and is closed.
+    #[arg(long = "max-partial-bytes", default_value_t = 256 << 20)]
+    max_partial_bytes: usize,
+    /// Milliseconds a packet or admin line that has begun to arrive may take to complete (plus
+    /// its size at --read-min-rate), after which the connection is closed. Connections idle
+    /// between packets are never closed. 0 = no deadline.
+    #[arg(long = "read-timeout-ms", default_value_t = 30_000)]
+    read_timeout_ms: u64,
+    /// Bytes per second a large packet is allowed on top of --read-timeout-ms (0 = none).
+    #[arg(long = "read-min-rate", default_value_t = 1 << 20)]
+    read_min_rate: u64,
+    /// Peers allowed the admin commands that change the server (cancel job, maxqueue, create
+    /// function, drop function, shutdown): IP addresses and CIDR blocks, and `unix` for the
+    /// unix socket, separated by commas; repeatable. Others get ERR PERMISSION_DENIED. Default:
+    /// every peer, as gearmand.
+    #[arg(long = "admin-allow")]
+    admin_allow: Vec<String>,
     /// How long a graceful stop (SIGTERM, SIGINT, `shutdown graceful`) waits for running jobs.
     #[arg(long = "shutdown-timeout", default_value_t = 30)]
     shutdown_timeout: u64,
@@ -245,6 +266,17 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         log: Some(sink),
         grab_hold: Duration::from_millis(args.grab_hold_ms),
         busy_poll: Duration::from_micros(args.busy_poll_us),
+        max_partial_total: args.max_partial_bytes,
+        read_timeout: Duration::from_millis(args.read_timeout_ms),
+        read_min_rate: args.read_min_rate,
+        admin_allow: if args.admin_allow.is_empty() {
+            None
+        } else {
+            Some(
+                AdminAllow::parse(&args.admin_allow.join(","))
+                    .map_err(|e| format!("--admin-allow: {e}"))?,
+            )
+        },
     };
     let signals = Signals::install()?;
     let server = Server::new(config);

@@ -41,6 +41,7 @@
 //! user code runs; no lock is global to the submit → grab → complete path (the registry and the
 //! job index are sharded, functions lock separately).
 
+pub(crate) mod admin_stream;
 mod api;
 mod config;
 mod error;

@@ -1,7 +1,10 @@
 //! The connection task: read frames, answer them, relay core events, write, with bounded buffers.
 
+use super::admin::fill_stream;
 use super::handler::{Conn, Flow, GrabKind};
+use super::input::InBuf;
 use super::{LogLevel, NetShared};
+use crate::core::admin_stream::AdminStream;
 use crate::core::Event;
 use crate::protocol::packet::{self as p, Check};
 use std::future::Future;
@@ -22,6 +25,9 @@ const READ_CHUNK: usize = 64 * 1024;
 pub const WRITE_HIGH_WATER: usize = 4 * 1024 * 1024;
 /// Events taken from the mailbox per pass, so one busy client cannot starve the socket.
 const EVENT_BATCH: usize = 1024;
+/// A list view is formatted this much per turn; between turns the thread serves its other
+/// connections.
+const ADMIN_CHUNK: usize = 128 * 1024;
 
 /// TCP or unix stream, driven through readiness and `try_*` calls on a shared reference (no
 /// split halves, no extra locking).
@@ -31,33 +37,34 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
-    /// Reads what is there into `out` (through `tmp`). A read shorter than `tmp` drained the
-    /// socket, so it is reported to tokio as WouldBlock, which clears the readiness now instead
-    /// of after one more `read` that would only return EAGAIN: one syscall less per request on a
-    /// request/response connection. Safe with edge-triggered epoll: data that arrives later sets
-    /// readiness again, and tokio does not clear readiness that changed since it was observed.
-    /// Progress is seen in `out`'s length; `Ok(0)` is end of stream.
-    fn try_read(&self, tmp: &mut [u8], out: &mut Vec<u8>) -> io::Result<usize> {
-        fn read_short(
-            sock: socket2::SockRef<'_>,
-            tmp: &mut [u8],
-            out: &mut Vec<u8>,
-        ) -> io::Result<usize> {
-            let n = (&*sock).read(tmp)?;
-            out.extend_from_slice(&tmp[..n]);
-            if n > 0 && n < tmp.len() {
+    /// Reads what is there into `buf`; returns the count, 0 at end of stream. A read shorter
+    /// than `buf` drained the socket, so it is reported to tokio as WouldBlock (after its bytes
+    /// were counted), which clears the readiness now instead of after one more `read` that would
+    /// only return EAGAIN: one syscall less per request on a request/response connection. Safe
+    /// with edge-triggered epoll: data that arrives later sets readiness again, and tokio does
+    /// not clear readiness that changed since it was observed.
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let got = std::cell::Cell::new(0usize);
+        let mut read_short = |sock: socket2::SockRef<'_>| -> io::Result<usize> {
+            let n = (&*sock).read(&mut *buf)?;
+            got.set(n);
+            if n > 0 && n < buf.len() {
                 Err(io::ErrorKind::WouldBlock.into())
             } else {
                 Ok(n)
             }
-        }
-        match self {
-            Stream::Tcp(s) => s.try_io(Interest::READABLE, || {
-                read_short(socket2::SockRef::from(s), tmp, out)
-            }),
-            Stream::Unix(s) => s.try_io(Interest::READABLE, || {
-                read_short(socket2::SockRef::from(s), tmp, out)
-            }),
+        };
+        let r = match self {
+            Stream::Tcp(s) => {
+                s.try_io(Interest::READABLE, || read_short(socket2::SockRef::from(s)))
+            }
+            Stream::Unix(s) => {
+                s.try_io(Interest::READABLE, || read_short(socket2::SockRef::from(s)))
+            }
+        };
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && got.get() > 0 => Ok(got.get()),
+            r => r,
         }
     }
     fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
@@ -80,21 +87,46 @@ impl Stream {
     }
 }
 
+/// Per I/O thread buffers, so that a connection owns none while it is idle or while its traffic
+/// is request/response: reads land in `read` and whole frames are answered from there; replies
+/// are encoded into `write` and only what the socket does not take is copied to the
+/// connection's own buffer; events are taken into `events`. Borrowed only within one synchronous
+/// turn of a connection, never across an await.
+struct Scratch {
+    read: Vec<u8>,
+    write: Vec<u8>,
+    events: Vec<Event>,
+}
+
 thread_local! {
-    /// Scratch for reads, one per runtime thread rather than 64 KiB per connection; a copy into
-    /// the connection's buffer costs less than zeroing spare capacity on every read. Never held
-    /// across an await.
-    static READ_SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; READ_CHUNK]);
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch {
+        read: vec![0u8; READ_CHUNK],
+        write: Vec::new(),
+        events: Vec::new(),
+    });
 }
 
 /// What ended a wait.
 enum Wake {
-    /// The server is stopping, or the socket failed.
+    /// The socket failed.
     Stop,
+    /// The server is closing every connection.
+    Closed,
     /// The socket has bytes to read.
     Read,
-    /// Room to write, an event in the mailbox, or the hold timer: the loop looks at everything.
+    /// Room to write, an event in the mailbox, or the timer: the loop looks at everything.
     Other,
+}
+
+/// What a turn of the connection asks for next.
+enum Next {
+    /// Close the connection.
+    Stop,
+    /// More to do at once (events or a list view left), but let the thread's other connections
+    /// run first.
+    Yield,
+    /// Sleep until the socket, the mailbox, the close signal or the timer says something.
+    Wait,
 }
 
 /// Runs one connection until the peer closes, a protocol error closes it, or the server stops.
@@ -118,179 +150,41 @@ async fn serve(stream: &Stream, conn: &Conn, net: &Arc<NetShared>) {
     // stop; the future is polled no more after that.
     let closed = close_rx.changed();
     tokio::pin!(closed);
-    // The GRAB hold's timer, re-armed only when a new hold begins.
-    let hold_timer = tokio::time::sleep_until(tokio::time::Instant::now());
-    tokio::pin!(hold_timer);
-    let mut hold_deadline: Option<Instant> = None;
-    let mut rbuf: Vec<u8> = Vec::with_capacity(4096);
-    let mut start = 0usize;
-    let mut wbuf: Vec<u8> = Vec::with_capacity(4096);
-    let mut events: Vec<Event> = Vec::new();
-    let mut closing = false;
-    let mut eof = false;
-    let max_packet = net.config.max_packet;
-    // A GRAB being held (see `NetConfig::grab_hold`): its form, its deadline, and whether the
-    // NOOP of the internal sleep was already taken.
-    let mut parked: Option<(GrabKind, Instant, bool)> = None;
-    // NOOPs of internal sleeps still on their way, to be dropped rather than sent to a worker
-    // that is not asleep.
-    let mut stale_noops = 0u32;
-    // The last hold ended without a job: answer GRABs at once until one gets a job.
-    let mut idle = false;
+    // One timer for the GRAB hold and the read deadline, allocated the first time either is
+    // needed (an idle connection has none), re-armed only when its deadline changes.
+    let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    let mut timer_at: Option<Instant> = None;
+    let mut st = State::new(stream, conn, net);
     loop {
-        // 0. A held GRAB is answered first: a job, or NO_JOB once the hold is over.
-        if let Some((kind, until, noop_taken)) = parked {
-            let answered = match conn.grab(kind, &mut wbuf) {
-                Ok(true) => true,
-                Ok(false) if Instant::now() >= until => {
-                    p::encode_no_job(&mut wbuf);
-                    idle = true;
-                    true
-                }
-                Ok(false) => false,
-                Err(_) => return,
-            };
-            if answered {
-                parked = None;
-                if !conn.session.cancel_sleep() && !noop_taken {
-                    // Someone woke the internal sleep and its NOOP has not arrived yet.
-                    stale_noops += 1;
-                }
-            } else if noop_taken {
-                // Woken, but another worker took the job: sleep again, or no later job would
-                // wake this one before the hold ends.
-                if conn.session.pre_sleep().is_err() {
-                    return;
-                }
-                parked = Some((kind, until, false));
-            }
-        }
-        // 1. Answer every whole frame in the read buffer.
-        while parked.is_none() && !closing && wbuf.len() < WRITE_HIGH_WATER {
-            let buf = &rbuf[start..];
-            match p::check(buf, max_packet) {
-                Check::Incomplete => break,
-                Check::Packet { total_len } => {
-                    if let Some(raw) = p::parse_raw(&buf[..total_len]) {
-                        match conn.packet(&raw, &mut wbuf) {
-                            Flow::Continue => {}
-                            Flow::Assigned => idle = false,
-                            Flow::Close => closing = true,
-                            // A worker that pipelines (more requests already here) is answered
-                            // at once: holding would stall everything behind this GRAB. So is one
-                            // whose last hold ran out: it is idle, not between two jobs.
-                            Flow::Park(_) if total_len < buf.len() || idle => {
-                                p::encode_no_job(&mut wbuf)
-                            }
-                            Flow::Park(kind) => {
-                                // Sleep on the worker's behalf: the next job for it wakes us.
-                                if conn.session.pre_sleep().is_err() {
-                                    return;
-                                }
-                                parked = Some((kind, Instant::now() + net.config.grab_hold, false));
-                            }
-                        }
-                    }
-                    start += total_len;
-                }
-                Check::Text { line_len } => {
-                    if conn.admin(&buf[..line_len - 1], &mut wbuf) == Flow::Close {
-                        closing = true;
-                    }
-                    start += line_len;
-                }
-                Check::TooLarge { declared } => {
-                    net.log(
-                        LogLevel::Warning,
-                        &format!("closing connection: packet of {declared} bytes over the limit"),
-                    );
-                    p::encode_error(
-                        &mut wbuf,
-                        b"ARGUMENT_TOO_LARGE",
-                        b"Packet exceeds the maximum packet size",
-                    );
-                    closing = true;
-                }
-                Check::BadMagic => {
-                    p::encode_error(&mut wbuf, b"INVALID_MAGIC", b"Request magic expected");
-                    closing = true;
-                }
-                Check::LineTooLong => {
-                    wbuf.extend_from_slice(b"ERR LINE_TOO_LONG Admin+line+too+long\r\n");
-                    closing = true;
-                }
-            }
-        }
-        if start > 0 && (start == rbuf.len() || start > READ_CHUNK) {
-            rbuf.drain(..start);
-            start = 0;
-            if rbuf.capacity() > 4 * READ_CHUNK && rbuf.len() < READ_CHUNK {
-                rbuf.shrink_to(READ_CHUNK);
-            }
-        }
-        // 2. Relay what the core has for this peer.
-        if !closing && wbuf.len() < WRITE_HIGH_WATER {
-            events.clear();
-            if conn.session.drain_events(&mut events, EVENT_BATCH).is_err() {
-                return;
-            }
-            let mut retry_grab = false;
-            for ev in &events {
-                if *ev == Event::Noop {
-                    if let Some(p) = parked.as_mut() {
-                        p.2 = true;
-                        retry_grab = true;
-                        continue;
-                    }
-                    if stale_noops > 0 {
-                        stale_noops -= 1;
-                        continue;
-                    }
-                }
-                conn.event(ev, &mut wbuf);
-            }
-            if retry_grab {
+        match SCRATCH.with(|sc| st.turn(&mut sc.borrow_mut())) {
+            Next::Stop => return,
+            Next::Yield => {
+                tokio::task::yield_now().await;
                 continue;
             }
+            Next::Wait => {}
         }
-        // 3. Write as much as the socket takes now.
-        let mut written = 0;
-        while written < wbuf.len() {
-            match stream.try_write(&wbuf[written..]) {
-                Ok(0) => return,
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => return,
+        // Wait for the next thing to do: one poll function over the socket's readiness, the
+        // mailbox, the close signal and the timer, with nothing built or torn down per wait (a
+        // `select!` would construct and drop five futures every time round).
+        let want_read = st.wants_input();
+        let want_events = st.wants_events();
+        let deadline = st.deadline(want_read);
+        if let Some(d) = deadline {
+            if timer_at != Some(d) {
+                timer_at = Some(d);
+                match timer.as_mut() {
+                    Some(t) => t.as_mut().reset(d.into()),
+                    None => timer = Some(Box::pin(tokio::time::sleep_until(d.into()))),
+                }
             }
         }
-        wbuf.drain(..written);
-        if wbuf.is_empty() && wbuf.capacity() > WRITE_HIGH_WATER {
-            wbuf.shrink_to(4096);
-        }
-        if (closing || eof) && wbuf.is_empty() {
-            return;
-        }
-        let more_events = !closing && events.len() == EVENT_BATCH;
-        if more_events && wbuf.len() < WRITE_HIGH_WATER {
-            tokio::task::yield_now().await;
-            continue;
-        }
-        // 4. Wait for the next thing to do: one poll function over the socket's readiness, the
-        // mailbox, the close signal and the hold timer, with nothing built or torn down per
-        // wait (a `select!` would construct and drop five futures every time round).
-        let want_read = !closing && !eof && wbuf.len() < WRITE_HIGH_WATER;
-        let want_events = !closing && wbuf.len() < WRITE_HIGH_WATER;
-        if let Some((_, until, _)) = parked {
-            if hold_deadline != Some(until) {
-                hold_deadline = Some(until);
-                hold_timer.as_mut().reset(until.into());
-            }
-        }
+        let wbuf_pending = !st.wbuf.is_empty();
         let woke = std::future::poll_fn(|cx| {
             if closed.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Wake::Stop);
+                return Poll::Ready(Wake::Closed);
             }
-            if !wbuf.is_empty() {
+            if wbuf_pending {
                 if let Poll::Ready(r) = stream.poll_write_ready(cx) {
                     return Poll::Ready(if r.is_ok() { Wake::Other } else { Wake::Stop });
                 }
@@ -303,24 +197,434 @@ async fn serve(stream: &Stream, conn: &Conn, net: &Arc<NetShared>) {
             if want_events && conn.session.register_waker(cx.waker()) {
                 return Poll::Ready(Wake::Other);
             }
-            if parked.is_some() && hold_timer.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Wake::Other);
+            if deadline.is_some() {
+                if let Some(t) = timer.as_mut() {
+                    if t.as_mut().poll(cx).is_ready() {
+                        // Fired: the next deadline, even an equal one, must re-arm it.
+                        timer_at = None;
+                        return Poll::Ready(Wake::Other);
+                    }
+                }
             }
             Poll::Pending
         })
         .await;
         match woke {
             Wake::Stop => return,
-            Wake::Read => {
-                let r = READ_SCRATCH.with(|tmp| stream.try_read(&mut tmp.borrow_mut(), &mut rbuf));
-                match r {
-                    Ok(0) => eof = true,
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(_) => return,
-                }
-            }
+            Wake::Closed => return st.last_words(),
+            Wake::Read => st.readable = true,
             Wake::Other => {}
         }
+    }
+}
+
+/// One connection's state between turns.
+struct State<'a> {
+    stream: &'a Stream,
+    conn: &'a Conn,
+    net: &'a Arc<NetShared>,
+    input: InBuf,
+    /// Reply bytes the socket has not taken yet. Empty (and unallocated) most of the time.
+    wbuf: Vec<u8>,
+    /// The socket reported bytes to read.
+    readable: bool,
+    /// Flush what was written, then close.
+    closing: bool,
+    /// When `closing` found replies the peer had not taken yet (their flush has a deadline).
+    closing_since: Option<Instant>,
+    /// The peer closed its side.
+    eof: bool,
+    /// Close at once (the session is unusable).
+    dead: bool,
+    /// A GRAB being held (see `NetConfig::grab_hold`): its form, its deadline, and whether the
+    /// NOOP of the internal sleep was already taken.
+    parked: Option<(GrabKind, Instant, bool)>,
+    /// NOOPs of internal sleeps still on their way, to be dropped rather than sent to a worker
+    /// that is not asleep.
+    stale_noops: u32,
+    /// The last hold ended without a job: answer GRABs at once until one gets a job.
+    idle: bool,
+    /// A list view being written; nothing else is answered or relayed until it ends, so its
+    /// bytes are never interleaved with another reply.
+    admin: Option<AdminStream>,
+}
+
+impl<'a> State<'a> {
+    fn new(stream: &'a Stream, conn: &'a Conn, net: &'a Arc<NetShared>) -> State<'a> {
+        State {
+            stream,
+            conn,
+            net,
+            input: InBuf::new(net.clone()),
+            wbuf: Vec::new(),
+            readable: false,
+            closing: false,
+            closing_since: None,
+            eof: false,
+            dead: false,
+            parked: None,
+            stale_noops: 0,
+            idle: false,
+            admin: None,
+        }
+    }
+
+    fn wants_input(&self) -> bool {
+        !self.closing && !self.eof && self.admin.is_none() && self.wbuf.len() < WRITE_HIGH_WATER
+    }
+
+    fn wants_events(&self) -> bool {
+        !self.closing && self.admin.is_none() && self.wbuf.len() < WRITE_HIGH_WATER
+    }
+
+    /// The earliest of the GRAB hold's end, the read deadline and the closing flush deadline.
+    fn deadline(&mut self, reading: bool) -> Option<Instant> {
+        let read = if reading {
+            self.input.deadline()
+        } else {
+            self.input.pause_clock();
+            None
+        };
+        let flush = self
+            .closing_since
+            .filter(|_| !self.net.config.read_timeout.is_zero())
+            .map(|t| t + self.net.config.read_timeout);
+        [self.parked.map(|p| p.1), read, flush]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Everything the connection can do without waiting: read what the socket has, answer it,
+    /// continue a list view, relay the core's events, write.
+    fn turn(&mut self, sc: &mut Scratch) -> Next {
+        let Scratch {
+            read,
+            write,
+            events,
+        } = sc;
+        let mut fresh: &[u8] = &[];
+        if std::mem::take(&mut self.readable) {
+            match self.stream.try_read(read) {
+                Ok(0) => self.eof = true,
+                Ok(n) => fresh = &read[..n],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return Next::Stop,
+            }
+        }
+        // Replies go after what the socket has not taken yet; otherwise into the scratch.
+        let from_scratch = self.wbuf.is_empty();
+        let mut out = if from_scratch {
+            std::mem::take(write)
+        } else {
+            std::mem::take(&mut self.wbuf)
+        };
+        let more_events = self.answer(fresh, events, &mut out);
+        if self.dead {
+            return Next::Stop;
+        }
+        // Write as much as the socket takes now.
+        let mut written = 0;
+        while written < out.len() {
+            match self.stream.try_write(&out[written..]) {
+                Ok(0) => return Next::Stop,
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return Next::Stop,
+            }
+        }
+        let left = out.len() - written;
+        if !from_scratch || left > READ_CHUNK {
+            // The connection keeps this buffer (a large remainder is not copied).
+            out.drain(..written);
+            self.wbuf = if out.is_empty() { Vec::new() } else { out };
+            if from_scratch {
+                *write = Vec::new();
+            }
+        } else {
+            self.wbuf.extend_from_slice(&out[written..]);
+            out.clear();
+            if out.capacity() > 2 * WRITE_HIGH_WATER {
+                out = Vec::new();
+            }
+            *write = out;
+        }
+        if self.closing && !self.wbuf.is_empty() && self.closing_since.is_none() {
+            self.closing_since = Some(Instant::now());
+        }
+        let done_input = !self.input.has_frame() && self.admin.is_none();
+        if (self.closing || (self.eof && done_input)) && self.wbuf.is_empty() {
+            return Next::Stop;
+        }
+        // Deadlines: a frame that stalls mid-way, or a close whose last reply is not taken.
+        let now = Instant::now;
+        if let Some(since) = self.closing_since {
+            let t = self.net.config.read_timeout;
+            if !t.is_zero() && now() >= since + t {
+                return Next::Stop;
+            }
+        }
+        if self.wants_input() {
+            if let Some(d) = self.input.deadline() {
+                if now() >= d {
+                    self.read_timed_out();
+                    return Next::Stop;
+                }
+            }
+        }
+        let room = self.wbuf.len() < WRITE_HIGH_WATER;
+        if room && (more_events || (self.admin.is_some() && self.wbuf.is_empty())) {
+            return Next::Yield;
+        }
+        Next::Wait
+    }
+
+    /// The server closes every connection once no job runs (graceful stop), which can be just
+    /// after a worker's result was put in this client's mailbox and before this task ran to
+    /// relay it: relay what the mailbox holds and try one write, so a job that finished is not
+    /// lost to its client on the way out.
+    fn last_words(&mut self) {
+        if self.admin.is_none() && !self.closing {
+            let mut events = Vec::new();
+            if self
+                .conn
+                .session
+                .drain_events(&mut events, usize::MAX)
+                .is_ok()
+            {
+                for ev in events.iter().filter(|ev| **ev != Event::Noop) {
+                    self.conn.event(ev, &mut self.wbuf);
+                }
+            }
+        }
+        let mut written = 0;
+        while written < self.wbuf.len() {
+            match self.stream.try_write(&self.wbuf[written..]) {
+                Ok(n) if n > 0 => written += n,
+                _ => break,
+            }
+        }
+    }
+
+    /// A frame stalled mid-way past its deadline: say so (best effort: the peer may not be
+    /// reading) and close.
+    fn read_timed_out(&mut self) {
+        self.net.log(
+            LogLevel::Warning,
+            "closing connection: a packet did not arrive in full before the read deadline",
+        );
+        if self.input.is_text() {
+            self.wbuf
+                .extend_from_slice(b"ERR READ_TIMEOUT Admin+line+not+complete+in+time\r\n");
+        } else {
+            p::encode_error(
+                &mut self.wbuf,
+                b"READ_TIMEOUT",
+                b"Packet not received in full before the read deadline",
+            );
+        }
+        let _ = self.stream.try_write(&self.wbuf);
+        self.input.clear();
+    }
+
+    /// Steps 0-2 of a turn: the held GRAB, the input, the list view, the core's events, all into
+    /// `out`. Returns whether more events may be waiting.
+    fn answer(&mut self, fresh: &[u8], events: &mut Vec<Event>, out: &mut Vec<u8>) -> bool {
+        let mut fresh = Some(fresh);
+        loop {
+            // 0. A held GRAB is answered first: a job, or NO_JOB once the hold is over.
+            if let Some((kind, until, noop_taken)) = self.parked {
+                let answered = match self.conn.grab(kind, out) {
+                    Ok(true) => true,
+                    Ok(false) if Instant::now() >= until => {
+                        p::encode_no_job(out);
+                        self.idle = true;
+                        true
+                    }
+                    Ok(false) => false,
+                    Err(_) => {
+                        self.dead = true;
+                        return false;
+                    }
+                };
+                if answered {
+                    self.parked = None;
+                    if !self.conn.session.cancel_sleep() && !noop_taken {
+                        // Someone woke the internal sleep and its NOOP has not arrived yet.
+                        self.stale_noops += 1;
+                    }
+                } else if noop_taken {
+                    // Woken, but another worker took the job: sleep again, or no later job
+                    // would wake this one before the hold ends.
+                    if self.conn.session.pre_sleep().is_err() {
+                        self.dead = true;
+                        return false;
+                    }
+                    self.parked = Some((kind, until, false));
+                }
+            }
+            // 1. Answer every whole frame, from the pending input first, then from what was
+            // just read.
+            self.input_frames(fresh.take().unwrap_or(&[]), out);
+            if self.dead {
+                return false;
+            }
+            // 1b. Continue a list view while the write buffer is under its bound.
+            if let Some(st) = self.admin.as_mut() {
+                if out.len() < WRITE_HIGH_WATER {
+                    let limit = (out.len() + ADMIN_CHUNK).min(WRITE_HIGH_WATER);
+                    if fill_stream(&self.conn.server, st, out, limit) {
+                        self.admin = None;
+                        // Requests held behind it can be answered now.
+                        continue;
+                    }
+                }
+            }
+            // 2. Relay what the core has for this peer.
+            if self.closing || self.admin.is_some() || out.len() >= WRITE_HIGH_WATER {
+                return false;
+            }
+            events.clear();
+            if self.conn.session.drain_events(events, EVENT_BATCH).is_err() {
+                self.dead = true;
+                return false;
+            }
+            let mut retry_grab = false;
+            for ev in events.iter() {
+                if *ev == Event::Noop {
+                    if let Some(p) = self.parked.as_mut() {
+                        p.2 = true;
+                        retry_grab = true;
+                        continue;
+                    }
+                    if self.stale_noops > 0 {
+                        self.stale_noops -= 1;
+                        continue;
+                    }
+                }
+                self.conn.event(ev, out);
+            }
+            let more = events.len() == EVENT_BATCH;
+            events.clear();
+            if !retry_grab {
+                return more;
+            }
+        }
+    }
+
+    /// Answers the pending input, topped up from `fresh`, then the whole frames of `fresh` in
+    /// place; keeps what is left (an incomplete frame, or frames held back).
+    fn input_frames(&mut self, mut fresh: &[u8], out: &mut Vec<u8>) {
+        if !self.input.is_empty() {
+            if self.input.top_up(&mut fresh).is_err() {
+                return self.over_cap(out);
+            }
+            let pending = self.input.take();
+            let used = self.frames(&pending, !fresh.is_empty(), out);
+            let all = used == pending.len();
+            self.input.put_back(pending, used);
+            if !all {
+                if self.closing {
+                    self.input.clear();
+                } else if self.input.store(fresh).is_err() {
+                    self.over_cap(out);
+                }
+                return;
+            }
+        }
+        let used = self.frames(fresh, false, out);
+        if self.closing {
+            self.input.clear();
+        } else if self.input.store(&fresh[used..]).is_err() {
+            self.over_cap(out);
+        }
+    }
+
+    /// The server-wide cap on pending input is reached: refuse this connection's (see
+    /// `input.rs` for why it is closed rather than paused).
+    fn over_cap(&mut self, out: &mut Vec<u8>) {
+        self.net.log(
+            LogLevel::Warning,
+            "closing connection: server-wide limit on buffered partial packets reached",
+        );
+        p::encode_error(
+            out,
+            b"SERVER_BUSY",
+            b"Too much partial packet data buffered on the server",
+        );
+        self.input.clear();
+        self.closing = true;
+    }
+
+    /// Answers the whole frames at the start of `buf`, stopping at an incomplete one, a held
+    /// GRAB, a list view, a close or the write bound. `more` says that input follows `buf`.
+    /// Returns the bytes used.
+    fn frames(&mut self, buf: &[u8], more: bool, out: &mut Vec<u8>) -> usize {
+        let max_packet = self.net.config.max_packet;
+        let mut start = 0;
+        while self.parked.is_none()
+            && !self.closing
+            && !self.dead
+            && self.admin.is_none()
+            && out.len() < WRITE_HIGH_WATER
+        {
+            let b = &buf[start..];
+            match p::check(b, max_packet) {
+                Check::Incomplete => break,
+                Check::Packet { total_len } => {
+                    if let Some(raw) = p::parse_raw(&b[..total_len]) {
+                        match self.conn.packet(&raw, out) {
+                            Flow::Continue => {}
+                            Flow::Assigned => self.idle = false,
+                            Flow::Close => self.closing = true,
+                            // A worker that pipelines (more requests already here) is answered
+                            // at once: holding would stall everything behind this GRAB. So is one
+                            // whose last hold ran out: it is idle, not between two jobs.
+                            Flow::Park(_) if total_len < b.len() || more || self.idle => {
+                                p::encode_no_job(out)
+                            }
+                            Flow::Park(kind) => {
+                                // Sleep on the worker's behalf: the next job for it wakes us.
+                                if self.conn.session.pre_sleep().is_err() {
+                                    self.dead = true;
+                                }
+                                let until = Instant::now() + self.net.config.grab_hold;
+                                self.parked = Some((kind, until, false));
+                            }
+                        }
+                    }
+                    start += total_len;
+                }
+                Check::Text { line_len } => {
+                    let (flow, stream) = self.conn.admin(&b[..line_len - 1], out);
+                    if flow == Flow::Close {
+                        self.closing = true;
+                    }
+                    self.admin = stream;
+                    start += line_len;
+                }
+                Check::TooLarge { declared } => {
+                    self.net.log(
+                        LogLevel::Warning,
+                        &format!("closing connection: packet of {declared} bytes over the limit"),
+                    );
+                    p::encode_error(
+                        out,
+                        b"ARGUMENT_TOO_LARGE",
+                        b"Packet exceeds the maximum packet size",
+                    );
+                    self.closing = true;
+                }
+                Check::BadMagic => {
+                    p::encode_error(out, b"INVALID_MAGIC", b"Request magic expected");
+                    self.closing = true;
+                }
+                Check::LineTooLong => {
+                    out.extend_from_slice(b"ERR LINE_TOO_LONG Admin+line+too+long\r\n");
+                    self.closing = true;
+                }
+            }
+        }
+        start
     }
 }

@@ -1,9 +1,10 @@
 //! One connection's requests turned into core calls and reply bytes. Pure with respect to I/O:
 //! the connection task owns the socket and the buffers; this file owns the protocol decisions.
 
-use super::{NetConfig, NetShared};
+use super::admin::{admin_begin, AdminPeer};
+use super::NetShared;
+use crate::core::admin_stream::AdminStream;
 use crate::core::{Error, Event, Priority, Schedule, Server, Session, SubmitRequest, WorkEvent};
-use crate::protocol::admin::{self, AdminCommand, MaxQueueSizes};
 use crate::protocol::packet::{self as p, DecodeError, PacketType, RawPacket, Request};
 use bytes::Bytes;
 
@@ -38,6 +39,8 @@ pub(crate) struct Conn {
     pub net: std::sync::Arc<NetShared>,
     /// Loopback TCP or unix socket: may use `shutdown` when enabled.
     pub local_peer: bool,
+    /// In `NetConfig::admin_allow` (or no list is set): may use the mutating admin commands.
+    pub admin_allowed: bool,
 }
 
 fn prio(p: p::Priority) -> Priority {
@@ -374,139 +377,20 @@ impl Conn {
         }
     }
 
-    /// Answers one admin text line (without its LF).
-    pub fn admin(&self, line: &[u8], out: &mut Vec<u8>) -> Flow {
-        admin_reply(
+    /// Answers one admin text line (without its LF); a list view comes back as a stream for
+    /// the connection to format as its write buffer allows.
+    pub fn admin(&self, line: &[u8], out: &mut Vec<u8>) -> (Flow, Option<AdminStream>) {
+        let peer = AdminPeer {
+            local: self.local_peer,
+            allowed: self.admin_allowed,
+        };
+        admin_begin(
             &self.server,
             &self.net.config,
-            self.local_peer,
+            peer,
             &|graceful| self.net.request_shutdown(graceful),
             line,
             out,
         )
     }
 }
-
-/// Answers one admin text line (without its LF) for `srv`: the socket connections and the C ABI's
-/// `gearlet_server_admin` share it, so both give the same bytes. `local_peer` may use `shutdown`
-/// when `config` enables it, which calls `request_shutdown(graceful)`.
-pub(crate) fn admin_reply(
-    srv: &Server,
-    config: &NetConfig,
-    local_peer: bool,
-    request_shutdown: &dyn Fn(bool),
-    line: &[u8],
-    out: &mut Vec<u8>,
-) -> Flow {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    match admin::parse_admin_line(line) {
-        AdminCommand::Status => {
-            for f in srv.status().unwrap_or_default() {
-                admin::write_status_line(
-                    out,
-                    &f.name,
-                    f.total as u64,
-                    f.running as u64,
-                    f.workers as u64,
-                );
-            }
-            out.extend_from_slice(admin::LIST_END);
-        }
-        AdminCommand::PriorityStatus => {
-            for f in srv.status().unwrap_or_default() {
-                let [h, n, l] = f.queued.map(|q| q as u64);
-                admin::write_priority_status_line(out, &f.name, h, n, l, f.workers as u64);
-            }
-            out.extend_from_slice(admin::LIST_END);
-        }
-        AdminCommand::Workers => {
-            for w in srv.workers().unwrap_or_default() {
-                // gearmand lists the most recently registered function first.
-                let fd = u64::try_from(w.fd).unwrap_or(w.session);
-                admin::write_workers_line(
-                    out,
-                    fd,
-                    w.addr.as_bytes(),
-                    w.client_id.as_deref(),
-                    w.functions.iter().rev().map(|f| &f[..]),
-                );
-            }
-            out.extend_from_slice(admin::LIST_END);
-        }
-        AdminCommand::ShowJobs => {
-            for j in srv.jobs().unwrap_or_default() {
-                // IGNORED is always 0: cancelled and dropped jobs leave at once (PROTOCOL.md 4.11);
-                // PERSISTED is 0: no queue plugin.
-                admin::write_show_jobs_line(
-                    out,
-                    j.handle.as_bytes(),
-                    j.retries.into(),
-                    false,
-                    false,
-                );
-            }
-            out.extend_from_slice(admin::LIST_END);
-        }
-        AdminCommand::ShowUniqueJobs => {
-            for j in srv.jobs().unwrap_or_default() {
-                admin::write_show_unique_line(out, &j.unique);
-            }
-            out.extend_from_slice(admin::LIST_END);
-        }
-        AdminCommand::ShowUnknown => out.extend_from_slice(admin::ERR_UNKNOWN_SHOW),
-        AdminCommand::MaxQueue { func: None, .. } => {
-            out.extend_from_slice(admin::ERR_MAXQUEUE_ARGS)
-        }
-        AdminCommand::MaxQueue {
-            func: Some(f),
-            sizes,
-        } => {
-            let lim = |v: i64| (v > 0).then_some(v as usize);
-            let limits = match sizes {
-                MaxQueueSizes::Default => [None; 3],
-                MaxQueueSizes::All(n) => [lim(n); 3],
-                MaxQueueSizes::Each { high, normal, low } => [lim(high), lim(normal), lim(low)],
-            };
-            // An empty or oversized name cannot be a function: nothing to limit, as gearmand.
-            let _ = srv.set_max_queue(f, limits);
-            out.extend_from_slice(admin::OK_CRLF);
-        }
-        AdminCommand::CancelJob { handle: None } => out.extend_from_slice(admin::ERR_UNKNOWN_ERROR),
-        AdminCommand::CancelJob { handle: Some(h) } => match srv.cancel_job(h) {
-            Ok(()) => out.extend_from_slice(admin::OK_CRLF),
-            Err(_) => out.extend_from_slice(admin::ERR_UNKNOWN_JOB),
-        },
-        AdminCommand::CreateFunction { name: None } | AdminCommand::DropFunction { name: None } => {
-            admin::write_invalid_arguments(out, admin::first_word(line))
-        }
-        AdminCommand::CreateFunction { name: Some(n) } => match srv.create_function(n) {
-            Ok(()) => out.extend_from_slice(admin::OK_CRLF),
-            Err(_) => admin::write_invalid_arguments(out, admin::first_word(line)),
-        },
-        AdminCommand::DropFunction { name: Some(n) } => match srv.drop_function(n) {
-            Ok(()) => out.extend_from_slice(admin::OK_CRLF),
-            Err(Error::FunctionInUse) => out.extend_from_slice(admin::ERR_FUNCTION_IN_USE),
-            Err(_) => out.extend_from_slice(admin::ERR_FUNCTION_NOT_FOUND),
-        },
-        AdminCommand::GetPid => admin::write_getpid(out, std::process::id()),
-        AdminCommand::Verbose => admin::write_verbose(out, config.verbose.as_bytes()),
-        AdminCommand::Version => admin::write_version(out, config.version.as_bytes()),
-        AdminCommand::Shutdown { graceful } => {
-            if !config.admin_shutdown {
-                // What gearmand 1.1.20 answers: it has no such command.
-                admin::write_unknown_command(out, admin::first_word(line));
-            } else if !local_peer {
-                out.extend_from_slice(ERR_SHUTDOWN_REMOTE);
-            } else {
-                out.extend_from_slice(admin::OK_CRLF);
-                request_shutdown(graceful);
-            }
-        }
-        AdminCommand::Unknown { word } => admin::write_unknown_command(out, word),
-    }
-    Flow::Continue
-}
-
-/// `shutdown` from a peer that is neither loopback nor the unix socket.
-const ERR_SHUTDOWN_REMOTE: &[u8] =
-    b"ERR PERMISSION_DENIED shutdown+is+accepted+only+from+loopback+or+the+unix+socket\r\n";

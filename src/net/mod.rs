@@ -6,9 +6,11 @@
 //! same core. Shutdown is graceful: stop accepting, let running jobs finish up to a deadline, then
 //! close every connection.
 
+mod admin;
 mod busy;
 mod conn;
 mod handler;
+mod input;
 
 use crate::core::{PeerInfo, Server};
 use std::collections::HashMap;
@@ -20,9 +22,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
-pub use conn::WRITE_HIGH_WATER;
 #[cfg(feature = "capi")]
-pub(crate) use handler::admin_reply;
+pub(crate) use admin::admin_reply;
+pub use admin::AdminAllow;
+pub use conn::WRITE_HIGH_WATER;
 
 /// Severity of a log message the socket layer reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -57,7 +60,9 @@ pub struct NetConfig {
     pub max_packet: u32,
     /// Runtime threads: 0 or 1 = one I/O thread (gearmand's `--threads=0` shape), N = N threads.
     pub threads: usize,
-    /// Listen backlog.
+    /// Listen backlog (default 1024: a burst of connects larger than gearmand's 32 is normal for
+    /// a pool of workers restarting at once, and a connect that does not fit waits a second for
+    /// its SYN to be retried).
     pub backlog: i32,
     /// TCP keepalive on accepted connections, if set.
     pub keepalive: Option<Keepalive>,
@@ -80,6 +85,28 @@ pub struct NetConfig {
     /// sleeping thread costs more than a whole request/response exchange on a VM; see
     /// `busy.rs`. Zero: sleep at once.
     pub busy_poll: Duration,
+    /// Server-wide cap on the bytes held for packets that have not fully arrived, across every
+    /// connection (default 256 MiB). A connection's first 8 KiB of pending input is not counted
+    /// (the longest admin line; ordinary requests never reach it), the whole of its buffer is
+    /// once it is larger. A connection whose next bytes would take the total over the cap gets
+    /// ERROR `SERVER_BUSY` and is closed. Closed rather than paused: a paused connection keeps
+    /// its partial packet, and once every holder is paused none can complete and none gives
+    /// memory back.
+    pub max_partial_total: usize,
+    /// A packet or admin line that has begun to arrive must be complete within this time plus
+    /// the time its declared size takes at `read_min_rate`, or the connection is logged and
+    /// closed (slowloris peers). Only a started packet is timed: a connection idle between
+    /// packets is never closed (workers sleep for hours). Counted while the server reads from
+    /// the connection. Zero: no deadline. Default 30 s. The same time bounds how long a
+    /// connection that is closing waits for its peer to take the last reply.
+    pub read_timeout: Duration,
+    /// Bytes per second a large packet is allowed on top of `read_timeout` (default 1 MiB/s: a
+    /// 64 MiB packet gets 30 s + 64 s). Zero: `read_timeout` alone.
+    pub read_min_rate: u64,
+    /// Peers allowed to use the admin commands that change the server (`cancel job`,
+    /// `maxqueue`, `create function`, `drop function`, `shutdown`); others get
+    /// `ERR PERMISSION_DENIED`. `None` (the default, gearmand's behaviour): every peer.
+    pub admin_allow: Option<AdminAllow>,
 }
 
 impl Default for NetConfig {
@@ -95,6 +122,10 @@ impl Default for NetConfig {
             log: None,
             grab_hold: Duration::from_millis(2),
             busy_poll: Duration::from_micros(50),
+            max_partial_total: 256 << 20,
+            read_timeout: Duration::from_secs(30),
+            read_min_rate: 1 << 20,
+            admin_allow: None,
         }
     }
 }
@@ -105,6 +136,9 @@ impl std::fmt::Debug for NetConfig {
             .field("max_packet", &self.max_packet)
             .field("threads", &self.threads)
             .field("admin_shutdown", &self.admin_shutdown)
+            .field("max_partial_total", &self.max_partial_total)
+            .field("read_timeout", &self.read_timeout)
+            .field("admin_allow", &self.admin_allow)
             .finish_non_exhaustive()
     }
 }
@@ -124,6 +158,8 @@ pub(crate) struct NetShared {
     close_tx: watch::Sender<bool>,
     requested: watch::Sender<Option<ShutdownRequest>>,
     connections: AtomicUsize,
+    /// Bytes of incomplete packets held, counted against `NetConfig::max_partial_total`.
+    partial_bytes: AtomicUsize,
     conn_done: Notify,
     busy: Option<Arc<busy::BusyPoll>>,
 }
@@ -206,6 +242,7 @@ impl Network {
                 close_tx,
                 requested,
                 connections: AtomicUsize::new(0),
+                partial_bytes: AtomicUsize::new(0),
                 conn_done: Notify::new(),
                 busy,
             }),
@@ -347,6 +384,12 @@ impl Network {
     /// Open connections.
     pub fn connections(&self) -> usize {
         self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// Bytes currently held for incomplete packets and counted against
+    /// `NetConfig::max_partial_total`.
+    pub fn partial_bytes(&self) -> usize {
+        self.shared.partial_bytes.load(Ordering::SeqCst)
     }
 
     /// Waits until an admin `shutdown` arrives (only possible when enabled) or `timeout` passes.
@@ -518,11 +561,19 @@ async fn accept_loop(listener: Listening, server: Server, net: Arc<NetShared>, s
             Ok(s) => s,
             Err(_) => return,
         };
+        let admin_allowed = match &net.config.admin_allow {
+            None => true,
+            Some(allow) => match addr {
+                Some(a) => allow.allows_ip(a.ip()),
+                None => allow.allows_unix(),
+            },
+        };
         let c = handler::Conn {
             server: server.clone(),
             session,
             net: net.clone(),
             local_peer,
+            admin_allowed,
         };
         net.connections.fetch_add(1, Ordering::SeqCst);
         let net2 = net.clone();
