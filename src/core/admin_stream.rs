@@ -260,7 +260,7 @@ impl AdminStream {
                     };
                     let retries = {
                         let js = job.state.lock();
-                        if js.phase == Phase::Done {
+                        if job.phase() == Phase::Done {
                             continue;
                         }
                         js.retries

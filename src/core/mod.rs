@@ -3,13 +3,16 @@
 //! This page is the whole architecture in one place (beanstalkd's `dat.h` habit).
 //!
 //! # Types
-//! - [`Server`]: cheap-to-clone handle on the shared state ([`server::Inner`]): a sharded function
-//!   registry, a sharded job index by number, the session registry, schedules and timers.
-//! - `Function` (internal): one lock guarding its three priority queues, its unique index, its
-//!   counters (queued per priority, running, delayed, workers) and its sleeping workers.
-//! - `Job` (internal): immutable identity (number, function, unique, workload, priority, reducer)
-//!   plus a small locked state (phase, background flag, attempts, retries, progress, the worker
-//!   holding it, the clients waiting on it).
+//! - [`Server`]: cheap-to-clone handle on the shared state (`server::Inner`): a sharded function
+//!   registry, a sharded job index by number, the server-wide unique index (`unique.rs`), the
+//!   session registry, schedules and timers.
+//! - `Function` (internal): one lock guarding its three priority queues, its counters (queued per
+//!   priority, running, delayed, workers) and its sleeping workers. Its jobs' entries in the
+//!   unique index change under this same lock.
+//! - `Job` (internal): immutable identity (number, function, unique, priority, reducer), its
+//!   phase (an atomic written only under its function's lock), and a small locked state
+//!   (workload, background flag, attempts, retries, progress, the worker holding it, the clients
+//!   waiting on it, its pending deadline).
 //! - [`Session`]: one peer, socket connection or in-process handle alike. It may submit and wait
 //!   (client role), register abilities, sleep and hold jobs (worker role); what the core tells it
 //!   ([`Event`]) goes to its mailbox, drained by whoever drives it (a socket task through
@@ -17,29 +20,39 @@
 //! - [`Client`], [`Worker`], [`WorkerJob`]: blocking in-process handles over a session.
 //!
 //! # Invariants
-//! 1. A job is in exactly one place: `Delayed` (timer heap), `Queued` (its function's queue),
+//! 1. A job is in exactly one place: `Delayed` (timer map), `Queued` (its function's queue),
 //!    `Running` (held by exactly one worker session, in that session's `held` list), or `Done`
 //!    (in no queue, index or counter). Phase changes happen with the function's lock held, in the
-//!    same critical section as the function's counters and unique index.
-//! 2. A job is in the job index from submission until it is `Done`; in its function's unique
-//!    index likewise if it has a unique key. Coalescing is by (function, unique); an empty unique
-//!    never coalesces; `-` coalesces on the workload.
-//! 3. A sleeping worker is woken by exactly one NOOP per sleep: `sleeping` is swapped to false by
+//!    same critical section as the function's counters and the unique index; so a holder of the
+//!    function's lock reads a job's phase without the job's lock (queue sweeps never lock jobs).
+//! 2. A job is in the job index from submission until it is `Done`; in the unique index likewise
+//!    if it has a unique key. Coalescing is by (function, unique); an empty unique never
+//!    coalesces; `-` coalesces on the workload.
+//! 3. A `Done` job holds no workload and no deadline: both go in the critical section that ends
+//!    it, so a stale queue entry, an unread reply or a timer never keeps a workload alive.
+//! 4. A sleeping worker is woken by exactly one NOOP per sleep: `sleeping` is swapped to false by
 //!    whoever wakes it. PRE_SLEEP registers the session with each of its functions and checks
 //!    their queues under the same lock a submission pushes under, so a job submitted while a
 //!    worker goes to sleep always wakes it (model-checked in `tests/loom.rs`).
-//! 4. Events for a job are pushed to its clients' mailboxes with the job's lock held, so every
-//!    client sees them in the order the worker sent them, and a terminal event is the last.
-//! 5. A worker that goes away (or whose ability timeout expires) puts its jobs back at the front
+//! 5. No job stays queued while a worker able to do it sleeps with no wake-up on its way: a
+//!    woken worker whose next GRAB takes a job of another function, or that leaves, passes its
+//!    wake-up on to another sleeper of the function that woke it (checked after every step of
+//!    `tests/core_props.rs`).
+//! 6. Events for a job are pushed to its clients' mailboxes with the job's lock held, so every
+//!    client sees them in the order the worker sent them, and a terminal event is the last. A
+//!    mailbox holds at most `Config::max_client_backlog` bytes; past that its session is cut off.
+//! 7. A worker that goes away (or whose ability timeout expires) puts its jobs back at the front
 //!    of their priority, counting a retry; with `job_retries = N` the Nth lost attempt fails the
 //!    job instead. A foreground client that goes away drops its job if it is still queued and no
 //!    other client or background submission wants it.
 //!
 //! # Locks
-//! Order: session worker state → function → job → session mailbox (leaf); the job index and
-//! registry shards are taken alone or innermost. No lock is held while a waker runs or while
-//! user code runs; no lock is global to the submit → grab → complete path (the registry and the
-//! job index are sharded, functions lock separately).
+//! Order: session worker state → function → job → session leaves (mailbox, waiting map, wake
+//! origin) and the timer map. Registry shards, job index shards, unique index shards and the
+//! idle-function list are innermost: taken alone or last, nothing locked under them. Two locks
+//! of the same kind are never held at once (functions are locked one at a time, jobs too). No
+//! lock is held while a waker runs or while user code runs; no lock is global to the submit →
+//! grab → complete path (the registry and the indexes are sharded, functions lock separately).
 
 pub(crate) mod admin_stream;
 mod api;
