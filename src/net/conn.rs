@@ -25,6 +25,10 @@ const READ_CHUNK: usize = 64 * 1024;
 pub const WRITE_HIGH_WATER: usize = 4 * 1024 * 1024;
 /// Events taken from the mailbox per pass, so one busy client cannot starve the socket.
 const EVENT_BATCH: usize = 1024;
+/// Requests answered per turn before the task yields to the other connections of its I/O thread:
+/// a pipelined burst (64 KiB of GRAB_JOBs is 5,000 requests, each scanning up to
+/// `Config::max_abilities` functions) must not hold the thread for the whole burst.
+const FRAMES_PER_TURN: usize = 256;
 /// A list view is formatted this much per turn; between turns the thread serves its other
 /// connections.
 const ADMIN_CHUNK: usize = 128 * 1024;
@@ -247,6 +251,8 @@ struct State<'a> {
     /// A list view being written; nothing else is answered or relayed until it ends, so its
     /// bytes are never interleaved with another reply.
     admin: Option<AdminStream>,
+    /// Requests this turn may still answer (`FRAMES_PER_TURN`).
+    budget: usize,
 }
 
 impl<'a> State<'a> {
@@ -266,6 +272,7 @@ impl<'a> State<'a> {
             stale_noops: 0,
             idle: false,
             admin: None,
+            budget: FRAMES_PER_TURN,
         }
     }
 
@@ -303,6 +310,7 @@ impl<'a> State<'a> {
             write,
             events,
         } = sc;
+        self.budget = FRAMES_PER_TURN;
         let mut fresh: &[u8] = &[];
         if std::mem::take(&mut self.readable) {
             match self.stream.try_read(read) {
@@ -373,7 +381,8 @@ impl<'a> State<'a> {
             }
         }
         let room = self.wbuf.len() < WRITE_HIGH_WATER;
-        if room && (more_events || (self.admin.is_some() && self.wbuf.is_empty())) {
+        let more_input = self.budget == 0 && self.input.has_frame();
+        if room && (more_events || more_input || (self.admin.is_some() && self.wbuf.is_empty())) {
             return Next::Yield;
         }
         Next::Wait
@@ -567,11 +576,13 @@ impl<'a> State<'a> {
             && !self.dead
             && self.admin.is_none()
             && out.len() < WRITE_HIGH_WATER
+            && self.budget > 0
         {
             let b = &buf[start..];
             match p::check(b, max_packet) {
                 Check::Incomplete => break,
                 Check::Packet { total_len } => {
+                    self.budget -= 1;
                     if let Some(raw) = p::parse_raw(&b[..total_len]) {
                         match self.conn.packet(&raw, out) {
                             Flow::Continue => {}
@@ -596,6 +607,7 @@ impl<'a> State<'a> {
                     start += total_len;
                 }
                 Check::Text { line_len } => {
+                    self.budget -= 1;
                     let (flow, stream) = self.conn.admin(&b[..line_len - 1], out);
                     if flow == Flow::Close {
                         self.closing = true;
