@@ -2,7 +2,7 @@
 //! ABI drive) and the blocking `Client` / `Worker` handles built on them.
 
 use super::job::{Event, Job, JobStatus, Priority, WorkEvent};
-use super::server::{Inner, Schedule, Server, SubmitRequest, Submitted};
+use super::server::{Inner, Server, SubmitRequest};
 use super::session::{PeerInfo, Session, SessionShared};
 use super::{sys, Error, Result};
 use crate::sync::{Arc, AtomicUsize, Ordering};
@@ -88,134 +88,6 @@ impl fmt::Debug for Assignment {
         f.debug_struct("Assignment")
             .field("job", &self.job.id)
             .finish()
-    }
-}
-
-impl Session {
-    /// SUBMIT_JOB and its variants. A foreground job's events arrive in this session's mailbox.
-    pub fn submit(&self, req: SubmitRequest<'_>) -> Result<Submitted> {
-        self.check()?;
-        self.inner.submit(Some(&self.shared), req)
-    }
-
-    /// SUBMIT_JOB_SCHED: a recurring background job.
-    pub fn submit_schedule(
-        &self,
-        function: &[u8],
-        unique: &[u8],
-        workload: Bytes,
-        schedule: Schedule,
-    ) -> Result<u64> {
-        self.check()?;
-        self.inner
-            .add_schedule(function, unique, workload, Priority::Normal, schedule)
-    }
-
-    /// CAN_DO / CAN_DO_TIMEOUT. Registering again only updates the timeout.
-    pub fn can_do(&self, function: &[u8], timeout: Option<Duration>) -> Result<()> {
-        self.check()?;
-        self.inner.can_do(&self.shared, function, timeout)
-    }
-
-    /// CANT_DO. Unknown names are ignored, as gearmand does.
-    pub fn cant_do(&self, function: &[u8]) -> Result<()> {
-        self.check()?;
-        self.inner.cant_do(&self.shared, function);
-        Ok(())
-    }
-
-    /// RESET_ABILITIES.
-    pub fn reset_abilities(&self) -> Result<()> {
-        self.check()?;
-        self.inner.reset_abilities(&self.shared);
-        Ok(())
-    }
-
-    /// GRAB_JOB (all forms): the next job for this worker, high priority first across its
-    /// functions, round-robin between functions within a priority.
-    pub fn grab(&self) -> Result<Option<Assignment>> {
-        self.check()?;
-        Ok(self
-            .inner
-            .grab(&self.shared)
-            .map(|(job, workload)| Assignment { job, workload }))
-    }
-
-    /// PRE_SLEEP: if a job is runnable now, a NOOP is queued at once; otherwise the session is
-    /// asleep and the next job for one of its functions queues exactly one NOOP.
-    pub fn pre_sleep(&self) -> Result<()> {
-        self.check()?;
-        self.inner.pre_sleep(&self.shared);
-        Ok(())
-    }
-
-    /// WORK_DATA for a job this session holds.
-    pub fn work_data(&self, job: u64, data: Bytes) -> Result<()> {
-        self.check_result(&data)?;
-        self.inner
-            .work_update(&self.shared, job, WorkEvent::Data(data))
-    }
-
-    /// WORK_WARNING for a job this session holds.
-    pub fn work_warning(&self, job: u64, data: Bytes) -> Result<()> {
-        self.check_result(&data)?;
-        self.inner
-            .work_update(&self.shared, job, WorkEvent::Warning(data))
-    }
-
-    /// WORK_STATUS for a job this session holds (decimal text, relayed as sent).
-    pub fn work_status(&self, job: u64, numerator: Bytes, denominator: Bytes) -> Result<()> {
-        self.check()?;
-        self.inner.work_update(
-            &self.shared,
-            job,
-            WorkEvent::Status {
-                numerator,
-                denominator,
-            },
-        )
-    }
-
-    /// WORK_COMPLETE: the job ends with a result.
-    pub fn work_complete(&self, job: u64, data: Bytes) -> Result<()> {
-        self.check_result(&data)?;
-        self.inner
-            .work_finish(&self.shared, job, WorkEvent::Complete(data))
-    }
-
-    /// WORK_FAIL: the job ends failed.
-    pub fn work_fail(&self, job: u64) -> Result<()> {
-        self.check()?;
-        self.inner.work_finish(
-            &self.shared,
-            job,
-            WorkEvent::Fail {
-                from_exception: false,
-            },
-        )
-    }
-
-    /// WORK_EXCEPTION: the job ends; opted-in clients get the data, others WORK_FAIL.
-    pub fn work_exception(&self, job: u64, data: Bytes) -> Result<()> {
-        self.check_result(&data)?;
-        self.inner
-            .work_finish(&self.shared, job, WorkEvent::Exception(data))
-    }
-
-    fn check_result(&self, data: &Bytes) -> Result<()> {
-        self.check()?;
-        if data.len() > self.inner.config.max_workload {
-            Err(Error::WorkloadTooLarge)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// The server this session belongs to.
-    pub fn server(&self) -> Server {
-        Server {
-            inner: self.inner.clone(),
-        }
     }
 }
 

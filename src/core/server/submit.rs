@@ -1,0 +1,155 @@
+//! Submissions: a new job queued (or delayed), or joined to a live one with the same unique.
+
+use super::*;
+
+/// What a submission asks for. Borrowed names, owned workload (moved into the job, never copied).
+#[derive(Clone, Debug, Default)]
+pub struct SubmitRequest<'a> {
+    /// Function name, 1 to 512 bytes.
+    pub function: &'a [u8],
+    /// Unique id, 0 to 64 bytes; empty never coalesces; `-` coalesces on the workload.
+    pub unique: &'a [u8],
+    /// The job's data.
+    pub workload: Bytes,
+    /// Queue priority.
+    pub priority: Priority,
+    /// Detached: nobody waits for the result, and no client leaving can drop it.
+    pub background: bool,
+    /// Run at this Unix time (seconds); earlier or now means at once. Implies background use.
+    pub when: Option<u64>,
+    /// Reducer name of a SUBMIT_REDUCE_JOB, handed to the worker with JOB_ASSIGN_ALL.
+    pub reducer: Option<&'a [u8]>,
+    /// Fail with [`Error::NoWorker`] if no worker has registered the function.
+    pub require_worker: bool,
+}
+
+/// The answer to a submission.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    /// The job's number; its handle is `<prefix>:<job>`.
+    pub job: u64,
+    /// The submission joined an existing job with the same function and unique.
+    pub coalesced: bool,
+}
+
+impl Inner {
+    pub(crate) fn submit(
+        &self,
+        client: Option<&Arc<SessionShared>>,
+        req: SubmitRequest<'_>,
+    ) -> Result<Submitted> {
+        Self::check_function_name(req.function)?;
+        if req.workload.len() > self.config.max_workload {
+            return Err(Error::WorkloadTooLarge);
+        }
+        if let Some(r) = req.reducer {
+            if r.len() > MAX_REDUCER {
+                return Err(Error::FunctionNameTooLong);
+            }
+        }
+        let key = self.uniques.key(req.unique, &req.workload)?;
+        let foreground = client.is_some() && !req.background;
+        let now_unix = req.when.map(|_| sys::unix_now());
+        let delay = match (req.when, now_unix) {
+            (Some(w), Some(now)) if w > now => Some(Duration::from_secs(w - now)),
+            _ => None,
+        };
+        let p = req.priority.index();
+        let mut wakers = Vec::new();
+        loop {
+            let func = self
+                .function(req.function, true)
+                .ok_or(Error::FunctionNotFound)?;
+            let mut st = func.state.lock();
+            if st.dropped {
+                continue;
+            }
+            if let Some(job) = self.uniques.find(&func, &key) {
+                let mut js = job.state.lock();
+                if req.background || client.is_none() {
+                    js.background = true;
+                } else if let Some(c) = client {
+                    if !js.clients.iter().any(|x| Arc::ptr_eq(x, c)) {
+                        js.clients.push(c.clone());
+                        c.waiting.lock().insert(job.id, job.clone());
+                    }
+                }
+                return Ok(Submitted {
+                    job: job.id,
+                    coalesced: true,
+                });
+            }
+            if (req.require_worker || self.config.require_worker) && st.workers == 0 {
+                drop(st);
+                self.unlink_idle_by_name(req.function);
+                return Err(Error::NoWorker);
+            }
+            if delay.is_none() && st.is_full(req.priority) {
+                return Err(Error::QueueFull);
+            }
+            let id = self.next_job.fetch_add(1, Ordering::Relaxed);
+            // The stored key needs only its kind, hash and (explicit) unique bytes.
+            let stored = UniqueKey {
+                bytes: if key.kind == UniqueKind::Explicit {
+                    req.unique
+                } else {
+                    b""
+                },
+                ..key
+            };
+            let mut state = JobState::new(!foreground, req.workload);
+            if let (true, Some(c)) = (foreground, client) {
+                state.clients.push(c.clone());
+            }
+            let phase = if delay.is_some() {
+                Phase::Delayed
+            } else {
+                Phase::Queued
+            };
+            let job = Arc::new(Job::new(
+                id,
+                func.clone(),
+                &stored,
+                req.reducer,
+                req.priority,
+                phase,
+                state,
+            ));
+            self.index_insert(&job);
+            self.job_born();
+            self.uniques.insert(&job);
+            if let (true, Some(c)) = (foreground, client) {
+                c.waiting.lock().insert(id, job.clone());
+            }
+            if let Some(d) = delay {
+                st.delayed += 1;
+                let key = self.add_timer(
+                    Instant::now() + d,
+                    TimerKind::Release(job.clone()),
+                    &mut wakers,
+                );
+                job.state.lock().timer = Some(key);
+            } else {
+                st.queues[p].push_back(job);
+                st.queued[p] += 1;
+                func.publish(&st, p);
+                self.wake_sleepers(&func, &mut st, &mut wakers);
+            }
+            drop(st);
+            wake_all(wakers);
+            return Ok(Submitted {
+                job: id,
+                coalesced: false,
+            });
+        }
+    }
+
+    /// Unlinks the function `name` if it is idle (a refused submission may have created it).
+    pub(super) fn unlink_idle_by_name(&self, name: &[u8]) {
+        if let Some(f) = self.function(name, false) {
+            let mut st = f.state.lock();
+            self.unlink_if_idle(&f, &mut st);
+        }
+        self.evict_idle();
+    }
+}
