@@ -13,6 +13,8 @@ pub mod core;
 pub mod net;
 pub mod protocol;
 pub(crate) mod sync;
+#[doc(hidden)]
+pub mod sys;
 
 pub use crate::core::{Client, Config, Error, JobHandle, Priority, Server, Worker, WorkerJob};
 

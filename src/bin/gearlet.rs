@@ -207,7 +207,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("unknown --verbose level")?;
     let log = Arc::new(Log::open(&args.log_file)?);
     if let Some(n) = args.file_descriptors {
-        raise_fd_limit(n)?;
+        gearlet::sys::raise_fd_limit(n)?;
     }
     let mut addrs: Vec<SocketAddr> = Vec::new();
     let listen = if args.listen.is_empty() {
@@ -223,7 +223,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     if args.daemon {
-        daemonize()?;
+        gearlet::sys::daemonize()?;
     }
     let mut config = Config {
         job_retries: args.job_retries,
@@ -391,30 +391,5 @@ impl Signals {
                 }
             }
         })
-    }
-}
-
-fn raise_fd_limit(n: u64) -> std::io::Result<()> {
-    let lim = libc::rlimit {
-        rlim_cur: n as libc::rlim_t,
-        rlim_max: n as libc::rlim_t,
-    };
-    // SAFETY: setrlimit reads the struct we pass; no memory is retained.
-    let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
-fn daemonize() -> std::io::Result<()> {
-    // SAFETY: called before any thread is started (the runtime starts afterwards), so forking
-    // leaves no lock held by a thread that does not exist in the child.
-    let rc = unsafe { libc::daemon(1, 0) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }

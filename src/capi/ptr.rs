@@ -12,7 +12,7 @@
 //! `fork()` is refused with `GEARLET_STATUS_FORKED` before any lock is touched.
 
 use super::{gearlet_buf, gearlet_log_level, gearlet_slice, gearlet_status};
-use crate::core::sys;
+use crate::sys;
 use std::os::raw::c_char;
 use std::os::raw::c_void;
 use std::ptr::{addr_of, addr_of_mut};

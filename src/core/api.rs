@@ -4,8 +4,9 @@
 use super::job::{Event, Job, JobStatus, Priority, WorkEvent};
 use super::server::{Inner, Server, SubmitRequest};
 use super::session::{PeerInfo, Session, SessionShared};
-use super::{sys, Error, Result};
+use super::{Error, Result};
 use crate::sync::{Arc, AtomicUsize, Ordering};
+use crate::sys;
 use bytes::Bytes;
 use std::fmt;
 use std::time::{Duration, Instant};

@@ -59,7 +59,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            handle_prefix: format!("H:{}", crate::core::sys::hostname()),
+            handle_prefix: format!("H:{}", crate::sys::hostname()),
             job_retries: 0,
             worker_wakeup: 1,
             exceptions_default: false,

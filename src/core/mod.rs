@@ -62,7 +62,6 @@ mod function;
 mod job;
 mod server;
 mod session;
-pub(crate) mod sys;
 mod timers;
 mod unique;
 mod views;

@@ -24,7 +24,7 @@
 
 use std::cell::Cell;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 /// The first budget after a sleep that a spin would have caught.
@@ -32,7 +32,7 @@ const GROW_START: Duration = Duration::from_micros(10);
 
 /// A level-triggered epoll set of the connections, polled without blocking while spinning.
 pub(crate) struct BusyPoll {
-    epoll: OwnedFd,
+    epoll: crate::sys::Epoll,
     max: Duration,
 }
 
@@ -45,37 +45,20 @@ thread_local! {
 impl BusyPoll {
     /// A poll set whose spins last at most `max`.
     pub(crate) fn new(max: Duration) -> io::Result<BusyPoll> {
-        // SAFETY: epoll_create1 takes no pointers; a non-negative result is a new descriptor
-        // that nothing else owns.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just returned by epoll_create1 and is owned by nothing else.
-        let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(BusyPoll { epoll, max })
+        Ok(BusyPoll {
+            epoll: crate::sys::Epoll::new()?,
+            max,
+        })
     }
 
-    /// Adds a connection socket. The kernel drops it from the set when the socket closes, so
-    /// there is no matching removal. A failure only means this socket cannot end a spin early.
+    /// Adds a connection socket (see `sys::Epoll::watch`).
     pub(crate) fn watch(&self, fd: RawFd) {
-        let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLRDHUP) as u32,
-            u64: fd as u64,
-        };
-        // SAFETY: both descriptors are open (the socket is owned by the caller for the duration
-        // of the call) and `ev` is a valid epoll_event the kernel only reads.
-        unsafe {
-            libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev);
-        }
+        self.epoll.watch(fd);
     }
 
     /// Whether a watched socket has unread bytes (or a hang-up) right now.
     fn socket_ready(&self) -> bool {
-        let mut ev = libc::epoll_event { events: 0, u64: 0 };
-        // SAFETY: `ev` is valid for one event, the count passed; timeout 0 never blocks.
-        let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), &mut ev, 1, 0) };
-        n != 0
+        self.epoll.ready_now()
     }
 
     /// Runs on a runtime thread that is about to sleep: spin while something may arrive soon.
