@@ -464,3 +464,28 @@ fn maxqueue_and_create_function_survive_idle_unlinking() {
     let names: Vec<_> = s.status().unwrap().into_iter().map(|f| f.name).collect();
     assert_eq!(names, vec![Bytes::from("limited")]);
 }
+
+#[test]
+fn wait_no_running_returns_when_the_last_running_job_ends_not_before() {
+    let s = server();
+    let w = session(&s);
+    w.can_do(b"f", None).unwrap();
+    let c = session(&s);
+    bg(&c, "f", Bytes::from_static(b"queued stays"));
+    bg(&c, "f", Bytes::from_static(b"runs"));
+    let a = w.grab().unwrap().unwrap();
+    assert!(
+        !s.wait_no_running(Duration::from_millis(20)).unwrap(),
+        "a job runs"
+    );
+    let waiter = {
+        let s = s.clone();
+        std::thread::spawn(move || s.wait_no_running(T).unwrap())
+    };
+    w.work_complete(a.job(), Bytes::new()).unwrap();
+    assert!(
+        waiter.join().unwrap(),
+        "woken by the end of the running job"
+    );
+    assert_eq!(s.job_count(), 1, "a queued job does not count as running");
+}

@@ -10,7 +10,7 @@ use crate::sync::Mutex;
 use std::net::ToSocketAddrs;
 use std::os::raw::{c_char, c_int, c_void};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Settings for `gearlet_server_new()`, so that new knobs never change a function's signature.
 /// Owned by the caller (`gearlet_options_new()` / `gearlet_options_free()`); not thread-safe
@@ -350,18 +350,7 @@ impl ServerImpl {
         for id in ids {
             network.close_listener(id);
         }
-        let until = Instant::now() + timeout;
-        while Instant::now() < until {
-            let running: usize = self
-                .server
-                .status()
-                .map(|v| v.iter().map(|f| f.running).sum())
-                .unwrap_or(0);
-            if running == 0 {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let _ = self.server.wait_no_running(timeout);
         // The last reference closes every connection and stops the I/O threads (Network's drop).
         drop(network);
     }

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 #[cfg(feature = "capi")]
@@ -424,19 +424,8 @@ impl Network {
         for e in entries {
             Self::stop_entry(e);
         }
-        let until = Instant::now() + deadline;
-        while Instant::now() < until {
-            let running: usize = self
-                .server
-                .status()
-                .map(|v| v.iter().map(|f| f.running).sum())
-                .unwrap_or(0);
-            if running == 0 {
-                break;
-            }
-            // Poll the core's counters; jobs finish on connection tasks that keep running meanwhile.
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        // Jobs finish on connection tasks, which keep running meanwhile.
+        let _ = self.server.wait_no_running(deadline);
         self.shared.close_tx.send_replace(true);
         if let Some(rt) = self.rt.take() {
             let shared = self.shared.clone();

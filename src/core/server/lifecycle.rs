@@ -55,6 +55,7 @@ impl Inner {
                 return;
             }
             st.running -= 1;
+            self.run_ended(&st);
             js.worker = None;
             js.retries += 1;
             let limit = self.config.job_retries;
@@ -200,7 +201,10 @@ impl Inner {
                     f.publish(&st, p);
                 }
                 Phase::Delayed => st.delayed -= 1,
-                Phase::Running => st.running -= 1,
+                Phase::Running => {
+                    st.running -= 1;
+                    self.run_ended(&st);
+                }
                 Phase::Done => {}
             }
             self.unlink_if_idle(f, &mut st);

@@ -88,6 +88,9 @@ pub(crate) struct Inner {
     idle_lock: Mutex<()>,
     idle_cv: Condvar,
     idle_waiters: AtomicUsize,
+    /// Bumped by every notification, so a waiter that checked its condition without the lock
+    /// cannot miss one.
+    idle_gen: AtomicU64,
     /// The deadlines (their own leaf mutex and condition variable; see `timers.rs`).
     pub timers: Arc<Timers>,
     /// Itself, for the timer thread (which must not keep the server alive).
@@ -139,6 +142,7 @@ impl Inner {
             idle_lock: Mutex::new(()),
             idle_cv: Condvar::new(),
             idle_waiters: AtomicUsize::new(0),
+            idle_gen: AtomicU64::new(0),
             timers: Arc::new(Timers::default()),
             me,
         }
@@ -267,10 +271,7 @@ impl Inner {
         if self.live.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }
-        if self.idle_waiters.load(Ordering::SeqCst) > 0 {
-            let _g = self.idle_lock.lock();
-            self.idle_cv.notify_all();
-        }
+        self.notify_waiters();
         let trim = self.config.trim_after_backlog;
         if trim > 0 && self.high_water.load(Ordering::Relaxed) >= trim {
             self.high_water.store(0, Ordering::Relaxed);
@@ -284,6 +285,44 @@ impl Inner {
                 self.release_memory();
             }
         }
+    }
+
+    /// Wakes `wait_idle` and `wait_no_running`: a count they wait on reached zero. Costs one
+    /// load when nobody waits. `idle_lock` is a leaf, so this may run under a function lock.
+    pub(super) fn notify_waiters(&self) {
+        if self.idle_waiters.load(Ordering::SeqCst) > 0 {
+            self.idle_gen.fetch_add(1, Ordering::SeqCst);
+            let _g = self.idle_lock.lock();
+            self.idle_cv.notify_all();
+        }
+    }
+
+    /// A job of a function stopped running (`st.running` was just decremented).
+    pub(super) fn run_ended(&self, st: &FuncState) {
+        if st.running == 0 {
+            self.notify_waiters();
+        }
+    }
+
+    /// Blocks until `done()` or `deadline`. `done` may take function locks: it runs without
+    /// `idle_lock`, and a notification in between is seen through `idle_gen`.
+    fn wait_for(&self, deadline: Instant, done: impl Fn() -> bool) -> bool {
+        self.idle_waiters.fetch_add(1, Ordering::SeqCst);
+        let reached = loop {
+            let gen = self.idle_gen.load(Ordering::SeqCst);
+            if done() {
+                break true;
+            }
+            if Instant::now() >= deadline {
+                break false;
+            }
+            let g = self.idle_lock.lock();
+            if self.idle_gen.load(Ordering::SeqCst) == gen {
+                drop(self.idle_cv.wait_until(g, deadline));
+            }
+        };
+        self.idle_waiters.fetch_sub(1, Ordering::SeqCst);
+        reached
     }
 
     /// Gives unused capacity back after a backlog drained.
@@ -473,21 +512,22 @@ impl Server {
     pub fn wait_idle(&self, timeout: Duration) -> Result<bool> {
         self.check()?;
         let inner = &self.inner;
-        let deadline = Instant::now() + timeout;
-        inner.idle_waiters.fetch_add(1, Ordering::SeqCst);
-        let mut g = inner.idle_lock.lock();
-        let idle = loop {
-            if inner.live.load(Ordering::SeqCst) == 0 {
-                break true;
-            }
-            if Instant::now() >= deadline {
-                break false;
-            }
-            g = inner.idle_cv.wait_until(g, deadline);
-        };
-        drop(g);
-        inner.idle_waiters.fetch_sub(1, Ordering::SeqCst);
-        Ok(idle)
+        Ok(inner.wait_for(deadline_after(timeout), || {
+            inner.live.load(Ordering::SeqCst) == 0
+        }))
+    }
+
+    /// Blocks until no job is running (queued and delayed ones may remain), or the timeout
+    /// passes. True if none runs: a graceful stop waits for this before closing connections.
+    pub fn wait_no_running(&self, timeout: Duration) -> Result<bool> {
+        self.check()?;
+        let inner = &self.inner;
+        Ok(inner.wait_for(deadline_after(timeout), || {
+            inner
+                .all_functions()
+                .iter()
+                .all(|f| f.state.lock().running == 0)
+        }))
     }
 
     /// Jobs the server holds (queued, running or delayed).
@@ -502,4 +542,11 @@ impl Server {
         self.inner.release_memory();
         Ok(())
     }
+}
+
+/// `now + timeout`, or a year from now for a timeout too large to add.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
 }

@@ -232,6 +232,7 @@ impl Inner {
                 return Err(Error::JobNotFound);
             }
             st.running -= 1;
+            self.run_ended(&st);
             old = self.end_locked(&job, &mut js, ev, &mut wakers);
             drop(js);
             self.unlink_if_idle(f, &mut st);
