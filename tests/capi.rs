@@ -99,3 +99,27 @@ fn misuse_returns_a_status() {
     gearlet_client_free(c);
     gearlet_server_free(s);
 }
+
+/// The checked-in headers are exactly what build.rs generates from src/capi now (rustls-ffi's
+/// ensure-header-updated habit). Fix a failure with `scripts/gen-headers.sh` and commit.
+#[test]
+fn checked_in_headers_match_the_generated_ones() {
+    let generated = [
+        (
+            include_str!(concat!(env!("OUT_DIR"), "/gearlet.h")),
+            include_str!("../include/gearlet.h"),
+            "include/gearlet.h",
+        ),
+        (
+            include_str!(concat!(env!("OUT_DIR"), "/gearlet_ffi.h")),
+            include_str!("../include/gearlet_ffi.h"),
+            "include/gearlet_ffi.h",
+        ),
+    ];
+    for (fresh, checked_in, name) in generated {
+        assert!(
+            fresh == checked_in,
+            "{name} is out of date: run scripts/gen-headers.sh and commit it"
+        );
+    }
+}
