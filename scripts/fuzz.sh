@@ -13,7 +13,9 @@
 # fuzz/regressions/<target>/, where tests/fuzz_regressions.rs replays them on stable Rust.
 #
 # Knobs: FUZZ_RSS_MB (default 2048), FUZZ_TIMEOUT (seconds per input, default 10),
-# FUZZ_DETECT_LEAKS (default 1; 0 keeps fuzzing past a known leak).
+# FUZZ_DETECT_LEAKS (default 1; 0 keeps fuzzing past a known leak), FUZZ_KEEP_GOING (default 0;
+# 1 runs libFuzzer in fork mode past crashes and hangs, for the whole time, so a long run still
+# explores while known bugs are open; the target fails if it wrote any reproducer).
 # Cost: the first run installs cargo-fuzz (about 1 minute) and the instrumented build takes about
 # 1.5 minutes on 2 cores; later runs rebuild only what changed.
 set -euo pipefail
@@ -26,6 +28,10 @@ targets=("$@")
 rss="${FUZZ_RSS_MB:-2048}"
 per_input="${FUZZ_TIMEOUT:-10}"
 leaks="${FUZZ_DETECT_LEAKS:-1}"
+keep_going=()
+if [ "${FUZZ_KEEP_GOING:-0}" = 1 ]; then
+    keep_going=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
+fi
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
     rustup toolchain install nightly --profile minimal
@@ -47,11 +53,17 @@ for t in "${targets[@]}"; do
     cp corpus/"$t"/* "$corpus"/
     log="$work/$t.log"
     printf '\n-- fuzz %s for %ss (seeds: %s)\n' "$t" "$secs" "$(ls corpus/"$t" | wc -l)"
+    before="$(ls "artifacts/$t" | wc -l)"
     status=0
     ASAN_OPTIONS="detect_leaks=$leaks" cargo +nightly fuzz run -O "$t" "$corpus" -- \
         -max_total_time="$secs" -rss_limit_mb="$rss" -timeout="$per_input" \
-        -detect_leaks="$leaks" -print_final_stats=1 \
+        -detect_leaks="$leaks" -print_final_stats=1 ${keep_going[@]+"${keep_going[@]}"} \
         -artifact_prefix="artifacts/$t/" >"$log" 2>&1 || status=$?
+    new=$(($(ls "artifacts/$t" | wc -l) - before))
+    if [ "$new" -gt 0 ] && [ "$status" -eq 0 ]; then
+        status=1
+        echo "!! $t wrote $new reproducer(s) to fuzz/artifacts/$t/"
+    fi
     # The last coverage line (cov: edges, ft: features, corp: corpus size) and libFuzzer's totals.
     grep -E '^#[0-9]+' "$log" | tail -n 1 || true
     grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" || true

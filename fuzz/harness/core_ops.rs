@@ -188,11 +188,11 @@ impl World {
             }
             16 => {
                 self.server.reset().expect("reset");
+                // A reset drops registrations and jobs, not connections: a peer that sent
+                // PRE_SLEEP is still waiting for its NOOP, whatever the server forgot.
                 for p in &mut self.peers {
                     p.abilities.clear();
                     p.held.clear();
-                    p.asleep = false;
-                    p.woken = false;
                 }
             }
             17 => {
