@@ -39,3 +39,9 @@ GEARLET_BIN="$PWD/target/release/gearlet" python3 -m pytest tests/interop -q
 
 step "loom models"
 .ci/loom.sh
+
+step "fuzzing"
+# 20 s per target (1 minute of fuzzing); the cost is the build: installing cargo-fuzz on first use
+# (about 1 minute) and the instrumented build of fuzz/ (about 1.5 minutes on 2 cores, then cached).
+# The seeds and reproducers also run on stable in `cargo test` (tests/fuzz_regressions.rs).
+scripts/fuzz.sh 20
