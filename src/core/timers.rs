@@ -101,6 +101,12 @@ impl Timers {
         (due, h.earliest())
     }
 
+    /// Removes every entry (the server is going away); they are dropped by the caller, outside
+    /// the lock.
+    pub fn take_all(&self) -> BTreeMap<TimerKey, TimerKind> {
+        std::mem::take(&mut self.heap.lock().entries)
+    }
+
     pub fn next_deadline(&self) -> Option<Instant> {
         self.heap.lock().earliest()
     }

@@ -426,8 +426,19 @@ impl Default for Server {
 }
 
 impl Drop for Inner {
+    /// The last handle is gone (every session holds one, so no peer is left): break the
+    /// function ↔ job cycle that queued jobs form (a queue holds its jobs, a job its function),
+    /// and drop the pending deadlines, so the server frees everything it held.
     fn drop(&mut self) {
         self.timers.stop();
+        drop(self.timers.take_all());
+        for shard in &self.functions {
+            let functions: Vec<Arc<Function>> = shard.write().drain().map(|(_, f)| f).collect();
+            for f in functions {
+                let queues = std::mem::take(&mut f.state.lock().queues);
+                drop(queues);
+            }
+        }
     }
 }
 
