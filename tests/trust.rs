@@ -489,3 +489,29 @@ fn wait_no_running_returns_when_the_last_running_job_ends_not_before() {
     );
     assert_eq!(s.job_count(), 1, "a queued job does not count as running");
 }
+
+#[test]
+fn a_worker_that_sleeps_again_without_grabbing_passes_its_wake_up_on() {
+    // w0 (f0, f1) is woken by a job of f1, then says PRE_SLEEP again instead of GRAB (its own
+    // wake-up now names f0, which has a job too) and grabs the f0 job: w2, asleep and able to do
+    // f1, must hear of the f1 job.
+    let s = server();
+    let w0 = session(&s);
+    w0.can_do(b"f0", None).unwrap();
+    w0.can_do(b"f1", None).unwrap();
+    let w2 = session(&s);
+    w2.can_do(b"f1", None).unwrap();
+    w0.pre_sleep().unwrap();
+    w2.pre_sleep().unwrap();
+    let c = session(&s);
+    bg(&c, "f1", Bytes::from_static(b"one"));
+    assert!(drain(&w0).contains(&Event::Noop));
+    bg(&c, "f0", Bytes::from_static(b"zero"));
+    w0.pre_sleep().unwrap();
+    assert!(drain(&w0).contains(&Event::Noop));
+    assert_eq!(w0.grab().unwrap().unwrap().function(), b"f0");
+    assert!(
+        drain(&w2).contains(&Event::Noop),
+        "the f1 job's wake-up reached the other worker able to do it"
+    );
+}

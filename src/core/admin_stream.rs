@@ -258,18 +258,18 @@ impl AdminStream {
                     let Some(job) = inner.lookup(id) else {
                         continue;
                     };
-                    let retries = {
-                        let js = job.state.lock();
-                        if job.phase() == Phase::Done {
-                            continue;
-                        }
-                        js.retries
-                    };
+                    let js = job.state.lock();
+                    if job.phase() == Phase::Done {
+                        continue;
+                    }
+                    // Formatting a row into a buffer, with the job's lock held: no I/O, no
+                    // other lock.
                     let more = row(AdminRow::Job {
                         id,
-                        retries,
-                        unique: job.unique_bytes(),
+                        retries: js.retries,
+                        unique: job.unique_of(&js.bytes),
                     });
+                    drop(js);
                     if !more {
                         return list.heads.is_empty();
                     }

@@ -72,11 +72,11 @@ impl Assignment {
     }
     /// Unique id as submitted (`-` for a workload-keyed one).
     pub fn unique(&self) -> &[u8] {
-        self.job.unique_bytes()
+        self.job.unique_of(&self.workload)
     }
     /// The data.
     pub fn workload(&self) -> &[u8] {
-        &self.workload
+        self.job.workload_of(&self.workload)
     }
     /// The reducer of a reduce job.
     pub fn reducer(&self) -> Option<&[u8]> {
@@ -417,11 +417,11 @@ impl WorkerJob {
     }
     /// Unique id.
     pub fn unique(&self) -> &[u8] {
-        self.job.unique_bytes()
+        self.job.unique_of(&self.workload)
     }
     /// The data.
     pub fn workload(&self) -> &[u8] {
-        &self.workload
+        self.job.workload_of(&self.workload)
     }
     /// The reducer of a reduce job.
     pub fn reducer(&self) -> Option<&[u8]> {

@@ -51,16 +51,13 @@ pub(crate) enum Phase {
 /// the owning function's lock already held, or alone (lock order: worker state → function → job
 /// → mailbox).
 ///
-/// Memory: a queued job is this struct in an `Arc`, its workload (behind the state lock, so it
-/// can be freed the moment the job is `Done`: a dropped or finished job holds no workload while
-/// a stale queue entry, a timer or an unread reply still points at it), an explicit unique's
-/// bytes, and its slots in the queue and indexes.
+/// Memory: a queued job is this struct in an `Arc`, one allocation holding its workload followed
+/// by its explicit unique (behind the state lock, so it is freed the moment the job is `Done`: a
+/// dropped or finished job holds neither while a stale queue entry, a timer or an unread reply
+/// still points at it), and its slots in the queue and indexes.
 pub(crate) struct Job {
     pub id: u64,
     pub func: Arc<Function>,
-    /// The explicit unique (empty for none and for `-`); immutable, so GET_STATUS_UNIQUE and the
-    /// unique index compare it without the job's lock.
-    unique: Box<[u8]>,
     /// Reduce jobs are rare: one pointer here instead of a 16-byte slice on every job.
     #[allow(clippy::box_collection)]
     pub reducer: Option<Box<Vec<u8>>>,
@@ -68,6 +65,8 @@ pub(crate) struct Job {
     /// (or resizing it) never has to read and hash the key again.
     uhash: u32,
     ukind: UniqueKind,
+    /// Length of the explicit unique at the end of `JobState::bytes` (at most 64).
+    ulen: u8,
     pub priority: Priority,
     phase: AtomicU8,
     pub state: Mutex<JobState>,
@@ -87,8 +86,9 @@ pub(crate) struct JobState {
     pub worker: Option<Arc<SessionShared>>,
     /// Foreground clients waiting for its events, each at most once.
     pub clients: Vec<Arc<SessionShared>>,
-    /// The workload; emptied when the job becomes `Done`. A worker's assignment holds its own
-    /// reference, so what it reads stays valid after that.
+    /// The workload followed by the explicit unique, in one allocation (see `Job::workload_of`
+    /// and `Job::unique_of`); emptied when the job becomes `Done`. A worker's assignment holds
+    /// its own reference, so what it reads stays valid after that.
     pub bytes: Bytes,
     /// Its pending deadline (epoch release or ability timeout), removed when it is no longer due.
     pub timer: Option<TimerKey>,
@@ -112,7 +112,9 @@ impl JobState {
 }
 
 impl Job {
-    /// A job in phase `phase`.
+    /// A job in phase `phase`, its `workload` moved into `state` (with the explicit unique
+    /// appended, which costs one copy; a job without one keeps the submitter's buffer).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: u64,
         func: Arc<Function>,
@@ -120,19 +122,26 @@ impl Job {
         reducer: Option<&[u8]>,
         priority: Priority,
         phase: Phase,
-        state: JobState,
+        mut state: JobState,
+        workload: Bytes,
     ) -> Job {
+        let ulen = if key.kind == UniqueKind::Explicit {
+            let mut v = Vec::with_capacity(workload.len() + key.bytes.len());
+            v.extend_from_slice(&workload);
+            v.extend_from_slice(key.bytes);
+            state.bytes = Bytes::from(v);
+            key.bytes.len() as u8
+        } else {
+            state.bytes = workload;
+            0
+        };
         Job {
             id,
             func,
-            unique: if key.kind == UniqueKind::Explicit {
-                key.bytes.into()
-            } else {
-                Box::default()
-            },
             reducer: reducer.map(|r| Box::new(r.to_vec())),
             uhash: key.hash,
             ukind: key.kind,
+            ulen,
             priority,
             phase: AtomicU8::new(phase as u8),
             state: Mutex::new(state),
@@ -166,11 +175,20 @@ impl Job {
         self.uhash
     }
 
-    /// The unique as it is shown and sent to workers.
-    pub fn unique_bytes(&self) -> &[u8] {
+    /// The workload part of `bytes` (its `JobState::bytes`, or an assignment's copy of them).
+    pub fn workload_of<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
+        &bytes[..bytes.len().saturating_sub(usize::from(self.ulen))]
+    }
+
+    /// The unique as it is shown and sent to workers, from `bytes` as for `workload_of`. Empty
+    /// for a `Done` job's emptied bytes.
+    pub fn unique_of<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
         match self.ukind {
             UniqueKind::None => b"",
-            UniqueKind::Explicit => &self.unique,
+            UniqueKind::Explicit => bytes
+                .len()
+                .checked_sub(usize::from(self.ulen))
+                .map_or(&b""[..], |at| &bytes[at..]),
             UniqueKind::Data => b"-",
         }
     }
@@ -258,7 +276,7 @@ pub(crate) fn atoi_u32(b: &[u8]) -> u32 {
 mod size_tests {
     /// The per-job memory figure in the docs and the bench depends on this size.
     #[test]
-    fn job_is_168_bytes() {
-        assert_eq!(std::mem::size_of::<super::Job>(), 168);
+    fn job_is_144_bytes() {
+        assert_eq!(std::mem::size_of::<super::Job>(), 144);
     }
 }

@@ -12,6 +12,7 @@
 use super::job::Job;
 use crate::sync::{Arc, AtomicBool, Condvar, Mutex, Ordering};
 use std::collections::BTreeMap;
+use std::num::NonZeroU64;
 use std::task::Waker;
 use std::time::Instant;
 
@@ -27,24 +28,44 @@ pub(crate) enum TimerKind {
     Trim,
 }
 
-/// Identifies one entry: its deadline and a sequence number that keeps equal deadlines apart.
-pub(crate) type TimerKey = (Instant, u64);
+/// Identifies one entry: its deadline (nanoseconds after `Timers::base`) and a sequence number
+/// that keeps equal deadlines apart. Sixteen bytes, and `Option<TimerKey>` too (the sequence is
+/// never zero): every job carries one.
+pub(crate) type TimerKey = (u64, NonZeroU64);
 
 /// A due entry.
 pub(crate) struct Entry {
     pub kind: TimerKind,
 }
 
-#[derive(Default)]
 pub(crate) struct Heap {
     entries: BTreeMap<TimerKey, TimerKind>,
     seq: u64,
+    /// The instant deadlines are counted from.
+    base: Instant,
+}
+
+impl Default for Heap {
+    fn default() -> Heap {
+        Heap {
+            entries: BTreeMap::new(),
+            seq: 0,
+            base: Instant::now(),
+        }
+    }
 }
 
 impl Heap {
     /// The earliest deadline.
     pub fn earliest(&self) -> Option<Instant> {
-        self.entries.keys().next().map(|k| k.0)
+        self.entries
+            .keys()
+            .next()
+            .map(|k| self.base + std::time::Duration::from_nanos(k.0))
+    }
+
+    fn offset(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
     }
 }
 
@@ -71,8 +92,8 @@ impl Timers {
     pub fn add(&self, at: Instant, kind: TimerKind) -> (TimerKey, Option<Waker>) {
         let mut h = self.heap.lock();
         h.seq += 1;
-        let key = (at, h.seq);
-        let earliest = h.entries.keys().next().is_none_or(|k| at < k.0);
+        let key = (h.offset(at), NonZeroU64::MIN.saturating_add(h.seq));
+        let earliest = h.entries.keys().next().is_none_or(|k| key.0 < k.0);
         h.entries.insert(key, kind);
         drop(h);
         let mut waker = None;
@@ -91,6 +112,7 @@ impl Timers {
     /// Removes and returns every entry due at `now`, plus the next deadline after them.
     pub fn take_due(&self, now: Instant) -> (Vec<Entry>, Option<Instant>) {
         let mut h = self.heap.lock();
+        let now = h.offset(now);
         let mut due = Vec::new();
         while let Some(e) = h.entries.first_entry() {
             if e.key().0 > now {

@@ -14,10 +14,10 @@
 //! enters and leaves it with its function's lock held, in the critical section that changes its
 //! phase, so for a given function the index never disagrees with the function's queues.
 //!
-//! Locks: a shard is innermost. Nothing is locked while a shard is held; in particular a `-` key's
-//! workload (behind the job's lock) is compared after the shard is released, which is safe because
-//! the caller holds the function's lock, and only that lock's holder adds or removes that
-//! function's jobs.
+//! Locks: a shard is innermost. Nothing is locked while a shard is held; in particular the keys
+//! (behind each job's lock, in the allocation they share with the workload) are compared after
+//! the shard is released, which is safe for coalescing because the caller holds the function's
+//! lock, and only that lock's holder adds or removes that function's jobs.
 
 use super::function::Function;
 use super::job::Job;
@@ -101,31 +101,17 @@ impl Uniques {
         if key.kind == UniqueKind::None {
             return None;
         }
-        let same = |j: &Arc<Job>| {
-            Arc::ptr_eq(&j.func, func) && j.ukind() == key.kind && j.uhash() == key.hash
-        };
-        match key.kind {
-            UniqueKind::Explicit => self
-                .shard(key.hash)
-                .lock()
-                .find(spread(key.hash), |j| {
-                    same(j) && j.unique_bytes() == key.bytes
-                })
-                .cloned(),
-            _ => {
-                // Candidates first, workloads compared after the shard is released (module docs).
-                let candidates: Vec<Arc<Job>> = self
-                    .shard(key.hash)
-                    .lock()
-                    .iter_hash(spread(key.hash))
-                    .filter(|j| same(j))
-                    .cloned()
-                    .collect();
-                candidates
-                    .into_iter()
-                    .find(|j| j.state.lock().bytes[..] == *key.bytes)
-            }
-        }
+        // Candidates first (almost always one), keys compared after the shard is released:
+        // they live behind each job's lock (module docs).
+        let candidates = self.candidates(key, |j| Arc::ptr_eq(&j.func, func));
+        candidates.into_iter().find(|j| {
+            let js = j.state.lock();
+            let stored = match key.kind {
+                UniqueKind::Data => j.workload_of(&js.bytes),
+                _ => j.unique_of(&js.bytes),
+            };
+            stored == key.bytes
+        })
     }
 
     /// Any live job with this explicit unique, whatever its function (GET_STATUS_UNIQUE).
@@ -133,14 +119,22 @@ impl Uniques {
         if key.kind != UniqueKind::Explicit {
             return None;
         }
+        // Without the function's lock a candidate may end meanwhile: its emptied bytes then
+        // match nothing.
+        let candidates = self.candidates(key, |_| true);
+        candidates
+            .into_iter()
+            .find(|j| j.unique_of(&j.state.lock().bytes) == key.bytes)
+    }
+
+    /// The jobs of the key's shard whose hash and kind match it and that `same` accepts.
+    fn candidates(&self, key: &UniqueKey<'_>, same: impl Fn(&Arc<Job>) -> bool) -> Vec<Arc<Job>> {
         self.shard(key.hash)
             .lock()
-            .find(spread(key.hash), |j| {
-                j.ukind() == UniqueKind::Explicit
-                    && j.uhash() == key.hash
-                    && j.unique_bytes() == key.bytes
-            })
+            .iter_hash(spread(key.hash))
+            .filter(|j| j.ukind() == key.kind && j.uhash() == key.hash && same(j))
             .cloned()
+            .collect()
     }
 
     /// Adds a new job that has a unique key. The caller holds its function's lock.

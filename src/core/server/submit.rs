@@ -97,7 +97,7 @@ impl Inner {
                 },
                 ..key
             };
-            let mut state = JobState::new(!foreground, req.workload);
+            let mut state = JobState::new(!foreground, Bytes::new());
             if let (true, Some(c)) = (foreground, client) {
                 state.clients.push(c.clone());
             }
@@ -114,6 +114,7 @@ impl Inner {
                 req.priority,
                 phase,
                 state,
+                req.workload,
             ));
             self.index_insert(&job);
             self.job_born();

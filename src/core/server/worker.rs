@@ -155,6 +155,12 @@ impl Inner {
     }
 
     pub(crate) fn pre_sleep(&self, s: &Arc<SessionShared>) {
+        // Woken and going back to sleep without a GRAB: the wake-up it got was for a job that may
+        // still wait, and its own wake-up below may name another function. Pass it on first.
+        let unused = s.wake_origin.lock().take();
+        if let Some(o) = unused {
+            self.pass_wakeup(&o);
+        }
         let seq = s.sleep_seq.fetch_add(1, Ordering::AcqRel) + 1;
         // A swap, not a store: a read-modify-write is ordered after every wake-up's swap, so
         // two threads sleeping one shared session never see each other's sleep undone (the
