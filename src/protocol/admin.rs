@@ -55,6 +55,14 @@ pub const ERR_FUNCTION_NOT_FOUND: &[u8] = b"ERR function not found\r\n";
 pub const ERR_FUNCTION_IN_USE: &[u8] =
     b"ERR there are still connected workers or executing clients\r\n";
 
+/// An admin line longer than [`MAX_ADMIN_LINE`](super::MAX_ADMIN_LINE) without an LF
+/// ([`Check::LineTooLong`](super::Check::LineTooLong)); the connection is closed after it.
+/// gearmand has no bound and no such reply.
+pub const ERR_LINE_TOO_LONG: &[u8] = b"ERR LINE_TOO_LONG Admin+line+too+long\r\n";
+/// An admin line that did not arrive in full before the read deadline; the connection is closed
+/// after it. A binary packet gets [`encode_read_timeout`](super::packet::encode_read_timeout).
+pub const ERR_READ_TIMEOUT: &[u8] = b"ERR READ_TIMEOUT Admin+line+not+complete+in+time\r\n";
+
 /// Queue limits given to `maxqueue`, kept as typed so the core decides how to store them. Zero or
 /// negative means no limit, as in gearmand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -68,6 +68,66 @@ pub fn encode_decode_error(out: &mut Vec<u8>, err: &DecodeError) {
     encode_error(out, code, text);
 }
 
+/// ERROR `ARGUMENT_TOO_LARGE`, for a header that declares more data than the server's maximum
+/// packet size ([`Check::TooLarge`](super::Check::TooLarge)); the connection is closed after it.
+/// gearmand has no such limit; the code is the one it uses for an oversized unique.
+pub fn encode_too_large(out: &mut Vec<u8>) {
+    encode_error(
+        out,
+        b"ARGUMENT_TOO_LARGE",
+        b"Packet exceeds the maximum packet size",
+    );
+}
+
+/// ERROR `INVALID_MAGIC` "Request magic expected", for a frame whose magic is neither `\0REQ`
+/// nor `\0RES` ([`Check::BadMagic`](super::Check::BadMagic)): the same bytes as for a response
+/// magic sent to the server. The stream cannot be resynchronised, so the connection is closed
+/// after it (gearmand closes without a word).
+pub fn encode_bad_magic(out: &mut Vec<u8>) {
+    encode_decode_error(out, &DecodeError::ResponseMagic);
+}
+
+/// ERROR `SERVER_BUSY`, before closing a connection whose partial packet would take the
+/// server-wide cap on buffered input over its limit.
+pub fn encode_server_busy(out: &mut Vec<u8>) {
+    encode_error(
+        out,
+        b"SERVER_BUSY",
+        b"Too much partial packet data buffered on the server",
+    );
+}
+
+/// ERROR `READ_TIMEOUT`, before closing a connection whose packet did not arrive in full before
+/// its read deadline. For an admin line, send
+/// [`admin::ERR_READ_TIMEOUT`](crate::protocol::admin::ERR_READ_TIMEOUT) instead.
+pub fn encode_read_timeout(out: &mut Vec<u8>) {
+    encode_error(
+        out,
+        b"READ_TIMEOUT",
+        b"Packet not received in full before the read deadline",
+    );
+}
+
+/// ERROR `UNKNOWN_OPTION`, gearmand's answer to an OPTION_REQ it does not know (seen on 1.1.20).
+pub fn encode_unknown_option(out: &mut Vec<u8>) {
+    encode_error(
+        out,
+        b"UNKNOWN_OPTION",
+        b"Server does not recognize given option",
+    );
+}
+
+/// ERROR `JOB_NOT_FOUND` for a WORK_* packet naming a job the worker does not hold, with
+/// gearmand's text, which differs by the packet type (seen on 1.1.20).
+pub fn encode_job_not_found(out: &mut Vec<u8>, ptype: PacketType) {
+    let text: &[u8] = match ptype {
+        PacketType::WorkData | PacketType::WorkWarning => b"Job does not exist on server",
+        PacketType::WorkException => b"An exception was received for a job that does not exist",
+        _ => b"Job given in work result not found",
+    };
+    encode_error(out, b"JOB_NOT_FOUND", text);
+}
+
 /// JOB_CREATED, the reply to every SUBMIT_*.
 pub fn encode_job_created(out: &mut Vec<u8>, handle: &[u8]) {
     encode(out, Magic::Res, PacketType::JobCreated, &[handle]);
@@ -249,5 +309,66 @@ mod tests {
             try_encode(&mut b, Magic::Res, PacketType::Noop, &[]),
             Ok(())
         );
+    }
+
+    #[test]
+    fn named_error_replies() {
+        let mut b = Vec::new();
+        encode_too_large(&mut b);
+        assert_eq!(
+            b,
+            &b"\0RES\0\0\0\x13\0\0\0\x39ARGUMENT_TOO_LARGE\0Packet exceeds the maximum packet size"
+                [..]
+        );
+        b.clear();
+        encode_bad_magic(&mut b);
+        assert_eq!(
+            b,
+            &b"\0RES\0\0\0\x13\0\0\0$INVALID_MAGIC\0Request magic expected"[..]
+        );
+        let cases: [(fn(&mut Vec<u8>), &[u8]); 3] = [
+            (
+                encode_server_busy,
+                b"SERVER_BUSY\0Too much partial packet data buffered on the server",
+            ),
+            (
+                encode_read_timeout,
+                b"READ_TIMEOUT\0Packet not received in full before the read deadline",
+            ),
+            (
+                encode_unknown_option,
+                b"UNKNOWN_OPTION\0Server does not recognize given option",
+            ),
+        ];
+        for (f, data) in cases {
+            b.clear();
+            f(&mut b);
+            let mut want = Vec::new();
+            encode(&mut want, Magic::Res, PacketType::Error, &[data]);
+            assert_eq!(b, want);
+        }
+        for (t, text) in [
+            (PacketType::WorkData, &b"Job does not exist on server"[..]),
+            (PacketType::WorkWarning, b"Job does not exist on server"),
+            (
+                PacketType::WorkException,
+                b"An exception was received for a job that does not exist",
+            ),
+            (
+                PacketType::WorkComplete,
+                b"Job given in work result not found",
+            ),
+            (
+                PacketType::WorkStatus,
+                b"Job given in work result not found",
+            ),
+            (PacketType::WorkFail, b"Job given in work result not found"),
+        ] {
+            b.clear();
+            encode_job_not_found(&mut b, t);
+            let mut want = Vec::new();
+            encode_error(&mut want, b"JOB_NOT_FOUND", text);
+            assert_eq!(b, want);
+        }
     }
 }
