@@ -128,6 +128,21 @@ pub fn check(buf: &[u8], max_packet: u32) -> Check {
     }
 }
 
+/// Header plus declared data length of the binary frame `buf` starts with, once its header is
+/// buffered; `None` for an admin text line or a header not yet complete. The magic is not checked
+/// ([`check`] does that): this is for a caller that already holds a frame [`check`] accepted and
+/// needs to know how much more to read.
+#[inline]
+pub fn frame_len(buf: &[u8]) -> Option<usize> {
+    if buf.first() != Some(&0) {
+        return None;
+    }
+    let [l0, l1, l2, l3]: [u8; 4] = buf.get(8..HEADER_LEN)?.try_into().ok()?;
+    usize::try_from(u32::from_be_bytes([l0, l1, l2, l3]))
+        .ok()?
+        .checked_add(HEADER_LEN)
+}
+
 /// The header fields, decoded once for [`check`] and [`parse_raw`].
 struct Header {
     magic: Magic,
@@ -424,6 +439,24 @@ mod tests {
         assert_eq!(
             check(b"\n", DEFAULT_MAX_PACKET),
             Check::Text { line_len: 1 }
+        );
+    }
+
+    #[test]
+    fn frame_len_reads_the_declared_length() {
+        let mut b = Vec::new();
+        encode(&mut b, Magic::Req, PacketType::EchoReq, &[b"abc"]);
+        for end in 0..HEADER_LEN {
+            assert_eq!(frame_len(&b[..end]), None, "prefix {end}");
+        }
+        assert_eq!(frame_len(&b[..HEADER_LEN]), Some(HEADER_LEN + 3));
+        assert_eq!(frame_len(&b), Some(HEADER_LEN + 3));
+        assert_eq!(frame_len(b"status\n"), None);
+        assert_eq!(
+            frame_len(&raw_header(&REQ_MAGIC, 7, u32::MAX)),
+            usize::try_from(u32::MAX)
+                .ok()
+                .and_then(|l| l.checked_add(HEADER_LEN))
         );
     }
 }

@@ -37,8 +37,8 @@ pub use encode::{
     FrameTooLarge,
 };
 pub use framing::{
-    check, parse_raw, split_args, Args, Check, Magic, RawPacket, DEFAULT_MAX_PACKET, HEADER_LEN,
-    MAX_ADMIN_LINE, MAX_ARGS, MAX_PACKET_LIMIT, REQ_MAGIC, RES_MAGIC,
+    check, frame_len, parse_raw, split_args, Args, Check, Magic, RawPacket, DEFAULT_MAX_PACKET,
+    HEADER_LEN, MAX_ADMIN_LINE, MAX_ARGS, MAX_PACKET_LIMIT, REQ_MAGIC, RES_MAGIC,
 };
 pub use requests::{decode_request, DecodeError, Priority, Request};
 pub use responses::{decode_response, Response};
