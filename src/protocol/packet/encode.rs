@@ -326,7 +326,8 @@ mod tests {
             b,
             &b"\0RES\0\0\0\x13\0\0\0$INVALID_MAGIC\0Request magic expected"[..]
         );
-        let cases: [(fn(&mut Vec<u8>), &[u8]); 3] = [
+        type Encoder = fn(&mut Vec<u8>);
+        let cases: [(Encoder, &[u8]); 3] = [
             (
                 encode_server_busy,
                 b"SERVER_BUSY\0Too much partial packet data buffered on the server",

@@ -169,12 +169,12 @@ impl Header {
 }
 
 /// A framed packet borrowed from the read buffer; the type stays a raw number so an unknown type
-/// can still be answered (ERROR or close) by [`decode_request`].
+/// can still be answered (ERROR or close) by [`decode_request`](super::decode_request).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RawPacket<'a> {
     /// Which side sent it.
     pub magic: Magic,
-    /// Type number as sent; see [`PacketType::from_u32`].
+    /// Type number as sent; see [`PacketType::from_u32`](super::PacketType::from_u32).
     pub ptype: u32,
     /// Exactly the declared data, never more (bytes of the next packet are not included).
     pub data: &'a [u8],

@@ -103,7 +103,7 @@ pub enum Request<'a> {
 impl Request<'_> {
     /// SUBMIT_JOB_EPOCH's run time in Unix seconds, strictly parsed; `None` for other requests or a
     /// malformed value. gearmand uses `strtoll` (lenient: `12abc` is 12, `abc` is 0 = now); use
-    /// [`parse_decimal_lenient`] on the raw field to reproduce that.
+    /// [`parse_decimal_lenient`](super::parse_decimal_lenient) on the raw field to reproduce that.
     pub fn epoch_secs(&self) -> Option<u64> {
         match self {
             Request::SubmitEpoch { epoch, .. } => parse_decimal_u64(epoch),
