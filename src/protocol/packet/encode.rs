@@ -25,7 +25,6 @@ impl std::error::Error for FrameTooLarge {}
 /// Appends nothing if the data would exceed u32::MAX bytes, which cannot happen for replies built
 /// from packets accepted under [`MAX_PACKET_LIMIT`](super::MAX_PACKET_LIMIT); use
 /// [`try_encode`] where it can.
-#[inline]
 pub fn encode(out: &mut Vec<u8>, magic: Magic, ptype: PacketType, args: &[&[u8]]) {
     let _ = try_encode(out, magic, ptype, args);
 }
