@@ -9,6 +9,7 @@
 #[cfg(feature = "capi")]
 pub mod capi;
 pub mod core;
+pub(crate) mod decimal;
 #[cfg(feature = "net")]
 pub mod net;
 pub mod protocol;

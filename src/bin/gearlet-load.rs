@@ -26,7 +26,7 @@
 //! * `status`: prints the admin `status` reply.
 
 use gearlet::protocol::{
-    check, decode_response, parse_raw, Check, Priority, Request, Response, DEFAULT_MAX_PACKET,
+    check, decode_response, parse_raw, Check, Priority, Request, Response, Work, DEFAULT_MAX_PACKET,
 };
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
@@ -795,7 +795,7 @@ fn drain_worker(o: &Opts, done: &AtomicU64, barrier: &Barrier) -> Res<Part> {
                     }
                     last_seq = Some(seq);
                 }
-                wr.push(Request::WorkComplete { handle, data: b"" });
+                wr.push(Request::Work(Work::Complete { handle, data: b"" }));
                 jobs += 1;
                 done.fetch_add(1, Ordering::Relaxed);
             }
@@ -879,10 +879,10 @@ fn classic_worker(crew: &Crew, conn: WorkerConn, echo: bool) -> Res<Part> {
                 match rd.next()? {
                     Response::JobAssign { handle, data, .. } => {
                         let result: &[u8] = if echo { data } else { b"" };
-                        wr.push(Request::WorkComplete {
+                        wr.push(Request::Work(Work::Complete {
                             handle,
                             data: result,
-                        });
+                        }));
                         if let Some(us) = age_us(data) {
                             lat.0.push(us);
                         }
@@ -1107,7 +1107,7 @@ fn sync_client(
         }
         loop {
             match rd.next()? {
-                Response::WorkComplete { handle: h, data } if h == handle.as_slice() => {
+                Response::Work(Work::Complete { handle: h, data }) if h == handle.as_slice() => {
                     if data.len() != o.size {
                         return Err(format!(
                             "WORK_COMPLETE carried {} bytes, expected the {}-byte workload back",
@@ -1119,9 +1119,7 @@ fn sync_client(
                     break;
                 }
                 // Status and data packets are legal before completion; our workers send none.
-                Response::WorkStatus { .. }
-                | Response::WorkData { .. }
-                | Response::WorkWarning { .. } => {}
+                Response::Work(Work::Status { .. } | Work::Data { .. } | Work::Warning { .. }) => {}
                 other => return Err(unexpected(&other, "WORK_COMPLETE")),
             }
         }
@@ -1403,7 +1401,7 @@ fn main() {
 /// one-job-at-a-time foreground clients.
 mod one_thread {
     use super::{rate, Lat, Opts, Res};
-    use gearlet::protocol::packet::{self as p, Check, Priority, Request};
+    use gearlet::protocol::packet::{self as p, Check, Priority, Request, Work};
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
@@ -1485,10 +1483,10 @@ mod one_thread {
                     let h = it.next().unwrap_or(b"").to_vec();
                     let _func = it.next();
                     let data = it.next().unwrap_or(b"").to_vec();
-                    w.send(Request::WorkComplete {
+                    w.send(Request::Work(Work::Complete {
                         handle: &h,
                         data: &data,
-                    })
+                    }))
                     .await?;
                 }
                 p::PacketType::NoJob => {

@@ -424,13 +424,9 @@ impl<'a> State<'a> {
         );
         if self.input.is_text() {
             self.wbuf
-                .extend_from_slice(b"ERR READ_TIMEOUT Admin+line+not+complete+in+time\r\n");
+                .extend_from_slice(crate::protocol::admin::ERR_READ_TIMEOUT);
         } else {
-            p::encode_error(
-                &mut self.wbuf,
-                b"READ_TIMEOUT",
-                b"Packet not received in full before the read deadline",
-            );
+            p::encode_read_timeout(&mut self.wbuf);
         }
         let _ = self.stream.try_write(&self.wbuf);
         self.input.clear();
@@ -556,11 +552,7 @@ impl<'a> State<'a> {
             LogLevel::Warning,
             "closing connection: server-wide limit on buffered partial packets reached",
         );
-        p::encode_error(
-            out,
-            b"SERVER_BUSY",
-            b"Too much partial packet data buffered on the server",
-        );
+        p::encode_server_busy(out);
         self.input.clear();
         self.closing = true;
     }
@@ -620,19 +612,15 @@ impl<'a> State<'a> {
                         LogLevel::Warning,
                         &format!("closing connection: packet of {declared} bytes over the limit"),
                     );
-                    p::encode_error(
-                        out,
-                        b"ARGUMENT_TOO_LARGE",
-                        b"Packet exceeds the maximum packet size",
-                    );
+                    p::encode_too_large(out);
                     self.closing = true;
                 }
                 Check::BadMagic => {
-                    p::encode_error(out, b"INVALID_MAGIC", b"Request magic expected");
+                    p::encode_bad_magic(out);
                     self.closing = true;
                 }
                 Check::LineTooLong => {
-                    out.extend_from_slice(b"ERR LINE_TOO_LONG Admin+line+too+long\r\n");
+                    out.extend_from_slice(crate::protocol::admin::ERR_LINE_TOO_LONG);
                     self.closing = true;
                 }
             }

@@ -5,7 +5,7 @@ use super::admin::{admin_begin, AdminPeer};
 use super::NetShared;
 use crate::core::admin_stream::AdminStream;
 use crate::core::{Error, Event, Priority, Schedule, Server, Session, SubmitRequest, WorkEvent};
-use crate::protocol::packet::{self as p, DecodeError, PacketType, RawPacket, Request};
+use crate::protocol::packet::{self as p, DecodeError, PacketType, RawPacket, Request, Work};
 use bytes::Bytes;
 
 /// What the connection does after a frame.
@@ -214,36 +214,36 @@ impl Conn {
                     Err(e) => error(out, &e),
                 }
             }
-            Request::WorkData { handle, data } => {
+            Request::Work(Work::Data { handle, data }) => {
                 self.work(out, PacketType::WorkData, handle, |id| {
                     s.work_data(id, Bytes::copy_from_slice(data))
                 })
             }
-            Request::WorkWarning { handle, data } => {
+            Request::Work(Work::Warning { handle, data }) => {
                 self.work(out, PacketType::WorkWarning, handle, |id| {
                     s.work_warning(id, Bytes::copy_from_slice(data))
                 })
             }
-            Request::WorkStatus {
+            Request::Work(Work::Status {
                 handle,
                 numerator,
                 denominator,
-            } => self.work(out, PacketType::WorkStatus, handle, |id| {
+            }) => self.work(out, PacketType::WorkStatus, handle, |id| {
                 s.work_status(
                     id,
                     Bytes::copy_from_slice(numerator),
                     Bytes::copy_from_slice(denominator),
                 )
             }),
-            Request::WorkComplete { handle, data } => {
+            Request::Work(Work::Complete { handle, data }) => {
                 self.work(out, PacketType::WorkComplete, handle, |id| {
                     s.work_complete(id, Bytes::copy_from_slice(data))
                 })
             }
-            Request::WorkFail { handle } => {
+            Request::Work(Work::Fail { handle }) => {
                 self.work(out, PacketType::WorkFail, handle, |id| s.work_fail(id))
             }
-            Request::WorkException { handle, data } => {
+            Request::Work(Work::Exception { handle, data }) => {
                 self.work(out, PacketType::WorkException, handle, |id| {
                     s.work_exception(id, Bytes::copy_from_slice(data))
                 })

@@ -97,7 +97,7 @@ impl InBuf {
         } else if have < p::HEADER_LEN {
             (p::HEADER_LEN - have).min(avail.len())
         } else {
-            (frame_len(&self.buf).unwrap_or(have) - have).min(avail.len())
+            (p::frame_len(&self.buf).unwrap_or(have) - have).min(avail.len())
         }
     }
 
@@ -130,7 +130,7 @@ impl InBuf {
             &self.buf
         };
         let mut target = need.max(self.buf.capacity() * 2).max(MIN_INPUT);
-        if let Some(total) = frame_len(front).filter(|t| *t >= need) {
+        if let Some(total) = p::frame_len(front).filter(|t| *t >= need) {
             target = target.min(total);
         }
         self.charge_to(target)?;
@@ -199,7 +199,7 @@ impl InBuf {
             return None;
         }
         let since = *self.since.get_or_insert_with(Instant::now);
-        let declared = frame_len(&self.buf).unwrap_or(0) as u64;
+        let declared = p::frame_len(&self.buf).unwrap_or(0) as u64;
         // A rate of zero gives no extra time.
         let extra = declared
             .saturating_mul(1000)
@@ -224,15 +224,4 @@ impl Drop for InBuf {
     fn drop(&mut self) {
         self.clear();
     }
-}
-
-/// Header plus declared data length of the binary frame `front` starts with, if its header is
-/// there.
-fn frame_len(front: &[u8]) -> Option<usize> {
-    if front.first() != Some(&0) {
-        return None;
-    }
-    let h = front.get(8..p::HEADER_LEN)?;
-    let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
-    usize::try_from(len).ok()?.checked_add(p::HEADER_LEN)
 }

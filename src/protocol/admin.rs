@@ -33,7 +33,7 @@
 //!   `pf\t1\t1\t2\t1` for one high, one normal, two low queued jobs and one worker.
 //! * `verbose` answers e.g. `OK ERROR` (the level depends on the server's `--verbose`).
 
-use super::packet::Decimal;
+use crate::decimal::push_u64;
 
 /// Ends every list reply (`status`, `workers`, `show jobs`, ...).
 pub const LIST_END: &[u8] = b".\n";
@@ -54,6 +54,14 @@ pub const ERR_FUNCTION_NOT_FOUND: &[u8] = b"ERR function not found\r\n";
 /// `drop function` while workers are registered or jobs run.
 pub const ERR_FUNCTION_IN_USE: &[u8] =
     b"ERR there are still connected workers or executing clients\r\n";
+
+/// An admin line longer than [`MAX_ADMIN_LINE`](super::MAX_ADMIN_LINE) without an LF
+/// ([`Check::LineTooLong`](super::Check::LineTooLong)); the connection is closed after it.
+/// gearmand has no bound and no such reply.
+pub const ERR_LINE_TOO_LONG: &[u8] = b"ERR LINE_TOO_LONG Admin+line+too+long\r\n";
+/// An admin line that did not arrive in full before the read deadline; the connection is closed
+/// after it. A binary packet gets [`encode_read_timeout`](super::packet::encode_read_timeout).
+pub const ERR_READ_TIMEOUT: &[u8] = b"ERR READ_TIMEOUT Admin+line+not+complete+in+time\r\n";
 
 /// Queue limits given to `maxqueue`, kept as typed so the core decides how to store them. Zero or
 /// negative means no limit, as in gearmand.
@@ -274,7 +282,7 @@ pub fn write_status_line(out: &mut Vec<u8>, func: &[u8], total: u64, running: u6
     out.extend_from_slice(func);
     for n in [total, running, workers] {
         out.push(b'\t');
-        out.extend_from_slice(Decimal::new(n).as_bytes());
+        push_u64(out, n);
     }
     out.push(b'\n');
 }
@@ -291,7 +299,7 @@ pub fn write_priority_status_line(
     out.extend_from_slice(func);
     for n in [high, normal, low, workers] {
         out.push(b'\t');
-        out.extend_from_slice(Decimal::new(n).as_bytes());
+        push_u64(out, n);
     }
     out.push(b'\n');
 }
@@ -305,7 +313,7 @@ pub fn write_workers_line<'f>(
     client_id: Option<&[u8]>,
     functions: impl IntoIterator<Item = &'f [u8]>,
 ) {
-    out.extend_from_slice(Decimal::new(fd).as_bytes());
+    push_u64(out, fd);
     out.push(b' ');
     out.extend_from_slice(ip);
     out.push(b' ');
@@ -328,7 +336,7 @@ pub fn write_show_jobs_line(
 ) {
     out.extend_from_slice(handle);
     out.push(b'\t');
-    out.extend_from_slice(Decimal::new(retries).as_bytes());
+    push_u64(out, retries);
     out.extend_from_slice(if ignored { b"\t1" } else { b"\t0" });
     out.extend_from_slice(if persisted { b"\t1\n" } else { b"\t0\n" });
 }
@@ -361,7 +369,7 @@ pub fn write_invalid_arguments(out: &mut Vec<u8>, word: &[u8]) {
 /// `OK <pid>\n` (LF only).
 pub fn write_getpid(out: &mut Vec<u8>, pid: u32) {
     out.extend_from_slice(b"OK ");
-    out.extend_from_slice(Decimal::new(u64::from(pid)).as_bytes());
+    push_u64(out, u64::from(pid));
     out.push(b'\n');
 }
 

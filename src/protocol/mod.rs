@@ -18,5 +18,5 @@ pub use admin::{parse_admin_line, AdminCommand, MaxQueueSizes};
 pub use packet::{
     check, decode_request, decode_response, encode, parse_decimal_lenient, parse_decimal_u64,
     parse_raw, split_args, Args, Check, DecodeError, Magic, PacketType, Priority, RawPacket,
-    Request, Response, DEFAULT_MAX_PACKET, HEADER_LEN, MAX_ADMIN_LINE, REQ_MAGIC, RES_MAGIC,
+    Request, Response, Work, DEFAULT_MAX_PACKET, HEADER_LEN, MAX_ADMIN_LINE, REQ_MAGIC, RES_MAGIC,
 };
