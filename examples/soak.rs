@@ -21,7 +21,7 @@
 //! look for: RSS and fds flat after warm-up, round trips steady, p99 bounded, errors 0.
 
 use gearlet::protocol::packet::{
-    check, decode_response, encode, parse_raw, Check, Magic, PacketType, Response,
+    check, decode_response, encode, parse_raw, Check, Magic, PacketType, Response, Work,
 };
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -251,9 +251,9 @@ fn wait_complete(c: &mut Conn) -> io::Result<Vec<u8>> {
         let f = c.next()?;
         match frame(&f)? {
             Response::JobCreated { .. }
-            | Response::WorkData { .. }
-            | Response::WorkStatus { .. } => {}
-            Response::WorkComplete { data, .. } => return Ok(data.to_vec()),
+            | Response::Work(Work::Data { .. })
+            | Response::Work(Work::Status { .. }) => {}
+            Response::Work(Work::Complete { data, .. }) => return Ok(data.to_vec()),
             other => return Err(io::Error::other(format!("unexpected {other:?}"))),
         }
     }

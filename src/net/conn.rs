@@ -1,7 +1,7 @@
 //! The connection task: read frames, answer them, relay core events, write, with bounded buffers.
 
 use super::admin::fill_stream;
-use super::handler::{Conn, Flow, GrabKind};
+use super::handler::{Flow, GrabKind, Peer};
 use super::input::InBuf;
 use super::{LogLevel, NetShared};
 use crate::core::admin_stream::AdminStream;
@@ -134,7 +134,7 @@ enum Next {
 }
 
 /// Runs one connection until the peer closes, a protocol error closes it, or the server stops.
-pub(crate) async fn run(stream: Stream, conn: Conn, net: Arc<NetShared>) {
+pub(crate) async fn run(stream: Stream, conn: Peer, net: Arc<NetShared>) {
     serve(&stream, &conn, &net).await;
     // The session goes first: by the time the peer sees the close, the core has forgotten the
     // connection (its abilities, its place in `workers`), so a peer that waits for EOF observes
@@ -143,7 +143,7 @@ pub(crate) async fn run(stream: Stream, conn: Conn, net: Arc<NetShared>) {
     drop(stream);
 }
 
-async fn serve(stream: &Stream, conn: &Conn, net: &Arc<NetShared>) {
+async fn serve(stream: &Stream, conn: &Peer, net: &Arc<NetShared>) {
     let mut close_rx = net.close_tx.subscribe();
     // A connection accepted just as the server stops subscribed after the close was sent, and
     // `changed()` would never fire for it.
@@ -222,10 +222,22 @@ async fn serve(stream: &Stream, conn: &Conn, net: &Arc<NetShared>) {
     }
 }
 
+/// A GRAB that found no job, held for `NetConfig::grab_hold` while the connection sleeps on the
+/// worker's behalf: the next job for it is the GRAB's answer, else NO_JOB when the hold ends.
+#[derive(Clone, Copy)]
+struct HeldGrab {
+    /// The JOB_ASSIGN form it asked for.
+    kind: GrabKind,
+    /// When NO_JOB is answered.
+    until: Instant,
+    /// The NOOP of the internal sleep was taken from the mailbox (a wake-up came).
+    noop_taken: bool,
+}
+
 /// One connection's state between turns.
 struct State<'a> {
     stream: &'a Stream,
-    conn: &'a Conn,
+    conn: &'a Peer,
     net: &'a Arc<NetShared>,
     input: InBuf,
     /// Reply bytes the socket has not taken yet. Empty (and unallocated) most of the time.
@@ -240,9 +252,8 @@ struct State<'a> {
     eof: bool,
     /// Close at once (the session is unusable).
     dead: bool,
-    /// A GRAB being held (see `NetConfig::grab_hold`): its form, its deadline, and whether the
-    /// NOOP of the internal sleep was already taken.
-    parked: Option<(GrabKind, Instant, bool)>,
+    /// A GRAB being held (see `NetConfig::grab_hold`).
+    parked: Option<HeldGrab>,
     /// NOOPs of internal sleeps still on their way, to be dropped rather than sent to a worker
     /// that is not asleep.
     stale_noops: u32,
@@ -256,7 +267,7 @@ struct State<'a> {
 }
 
 impl<'a> State<'a> {
-    fn new(stream: &'a Stream, conn: &'a Conn, net: &'a Arc<NetShared>) -> State<'a> {
+    fn new(stream: &'a Stream, conn: &'a Peer, net: &'a Arc<NetShared>) -> State<'a> {
         State {
             stream,
             conn,
@@ -296,7 +307,7 @@ impl<'a> State<'a> {
             .closing_since
             .filter(|_| !self.net.config.read_timeout.is_zero())
             .map(|t| t + self.net.config.read_timeout);
-        [self.parked.map(|p| p.1), read, flush]
+        [self.parked.map(|h| h.until), read, flush]
             .into_iter()
             .flatten()
             .min()
@@ -438,10 +449,10 @@ impl<'a> State<'a> {
         let mut fresh = Some(fresh);
         loop {
             // 0. A held GRAB is answered first: a job, or NO_JOB once the hold is over.
-            if let Some((kind, until, noop_taken)) = self.parked {
-                let answered = match self.conn.grab(kind, out) {
+            if let Some(held) = self.parked {
+                let answered = match self.conn.grab(held.kind, out) {
                     Ok(true) => true,
-                    Ok(false) if Instant::now() >= until => {
+                    Ok(false) if Instant::now() >= held.until => {
                         p::encode_no_job(out);
                         self.idle = true;
                         true
@@ -454,18 +465,21 @@ impl<'a> State<'a> {
                 };
                 if answered {
                     self.parked = None;
-                    if !self.conn.session.cancel_sleep() && !noop_taken {
+                    if !self.conn.session.cancel_sleep() && !held.noop_taken {
                         // Someone woke the internal sleep and its NOOP has not arrived yet.
                         self.stale_noops += 1;
                     }
-                } else if noop_taken {
+                } else if held.noop_taken {
                     // Woken, but another worker took the job: sleep again, or no later job
                     // would wake this one before the hold ends.
                     if self.conn.session.pre_sleep().is_err() {
                         self.dead = true;
                         return false;
                     }
-                    self.parked = Some((kind, until, false));
+                    self.parked = Some(HeldGrab {
+                        noop_taken: false,
+                        ..held
+                    });
                 }
             }
             // 1. Answer every whole frame, from the pending input first, then from what was
@@ -497,8 +511,8 @@ impl<'a> State<'a> {
             let mut retry_grab = false;
             for ev in events.iter() {
                 if *ev == Event::Noop {
-                    if let Some(p) = self.parked.as_mut() {
-                        p.2 = true;
+                    if let Some(held) = self.parked.as_mut() {
+                        held.noop_taken = true;
                         retry_grab = true;
                         continue;
                     }
@@ -591,8 +605,11 @@ impl<'a> State<'a> {
                                 if self.conn.session.pre_sleep().is_err() {
                                     self.dead = true;
                                 }
-                                let until = Instant::now() + self.net.config.grab_hold;
-                                self.parked = Some((kind, until, false));
+                                self.parked = Some(HeldGrab {
+                                    kind,
+                                    until: Instant::now() + self.net.config.grab_hold,
+                                    noop_taken: false,
+                                });
                             }
                         }
                     }

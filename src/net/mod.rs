@@ -8,9 +8,11 @@
 
 mod admin;
 mod busy;
+mod client;
 mod conn;
 mod handler;
 mod input;
+mod worker;
 
 use crate::core::{PeerInfo, Server};
 use std::collections::HashMap;
@@ -557,7 +559,7 @@ async fn accept_loop(listener: Listening, server: Server, net: Arc<NetShared>, s
                 None => allow.allows_unix(),
             },
         };
-        let c = handler::Conn {
+        let c = handler::Peer {
             server: server.clone(),
             session,
             net: net.clone(),

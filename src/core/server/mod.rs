@@ -477,18 +477,7 @@ impl Server {
     pub fn write_handle(&self, out: &mut Vec<u8>, job: u64) {
         out.extend_from_slice(self.inner.prefix.as_bytes());
         out.push(b':');
-        let mut buf = [0u8; 20];
-        let mut i = buf.len();
-        let mut n = job;
-        loop {
-            i -= 1;
-            buf[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        out.extend_from_slice(&buf[i..]);
+        crate::decimal::push_u64(out, job);
     }
 
     /// The job number of a handle of this server, if it is one.

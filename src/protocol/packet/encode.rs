@@ -127,6 +127,18 @@ pub fn encode_job_not_found(out: &mut Vec<u8>, ptype: PacketType) {
     encode_error(out, b"JOB_NOT_FOUND", text);
 }
 
+/// JOB_CREATED whose handle `write_handle` appends in place: the header first, then the handle,
+/// then the length patched, so the hot submit path builds no temporary handle buffer.
+pub fn encode_job_created_with(out: &mut Vec<u8>, write_handle: impl FnOnce(&mut Vec<u8>)) {
+    let start = out.len();
+    out.extend_from_slice(&Magic::Res.bytes());
+    out.extend_from_slice(&PacketType::JobCreated.as_u32().to_be_bytes());
+    out.extend_from_slice(&[0; 4]);
+    write_handle(out);
+    let len = u32::try_from(out.len() - start - HEADER_LEN).unwrap_or(u32::MAX);
+    out[start + 8..start + 12].copy_from_slice(&len.to_be_bytes());
+}
+
 /// JOB_CREATED, the reply to every SUBMIT_*.
 pub fn encode_job_created(out: &mut Vec<u8>, handle: &[u8]) {
     encode(out, Magic::Res, PacketType::JobCreated, &[handle]);

@@ -31,10 +31,10 @@ pub use decimal::{parse_decimal_lenient, parse_decimal_u64, Decimal};
 pub use encode::{
     encode, encode_bad_magic, encode_decode_error, encode_echo_res, encode_error,
     encode_job_assign, encode_job_assign_all, encode_job_assign_uniq, encode_job_created,
-    encode_job_not_found, encode_no_job, encode_noop, encode_option_res, encode_read_timeout,
-    encode_server_busy, encode_status_res, encode_status_res_unique, encode_too_large,
-    encode_unknown_option, encode_work, encode_work_fail, encode_work_status, try_encode,
-    FrameTooLarge,
+    encode_job_created_with, encode_job_not_found, encode_no_job, encode_noop, encode_option_res,
+    encode_read_timeout, encode_server_busy, encode_status_res, encode_status_res_unique,
+    encode_too_large, encode_unknown_option, encode_work, encode_work_fail, encode_work_status,
+    try_encode, FrameTooLarge,
 };
 pub use framing::{
     check, frame_len, parse_raw, split_args, Args, Check, Magic, RawPacket, DEFAULT_MAX_PACKET,
