@@ -1,6 +1,8 @@
-//! Every lock and atomic the library uses comes from here, so that `--cfg loom` can swap in loom's
-//! model-checked versions (the crossbeam `primitive` habit). Nothing outside this module names
-//! `parking_lot` or `std::sync::atomic` directly.
+//! Every lock and atomic of the job core comes from here, so that `--cfg loom` can swap in loom's
+//! model-checked versions (the crossbeam `primitive` habit): nothing in `core` names `parking_lot`
+//! or `std::sync::atomic` directly. The socket layer and the C ABI use std's atomics and locks
+//! directly for their own counters and registries: they run on tokio, which loom does not model,
+//! and the loom models (`tests/loom.rs`) check the core alone (`--no-default-features`).
 //!
 //! The wrappers expose one small API on both sides: `lock()` returns the guard (no poisoning: a
 //! panic in one connection must not wedge the server), and `Condvar::wait*` take the guard by value
