@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gearmand vs gearlet under the same network loads, driven by the project's own load generator
-# (src/bin/gearlet-load.rs). Prints, per load, the median of ROUNDS rounds for each server, the
-# ratio gearlet/gearmand and the target beside it; raw RESULT lines go to a log file.
+# (`gearlet-load`, the workspace member tools/load). Prints, per load, the median of ROUNDS rounds
+# for each server, the ratio gearlet/gearmand and the target beside it; raw RESULT lines go to a
+# log file.
 #
 #   benches/compare.sh                 # default sizes, 3 rounds (1 min for gearmand alone, ~2-4
 #                                      # with gearlet, on 2 cores)
@@ -84,7 +85,7 @@ say() { printf '%s\n' "$*" | tee -a "$LOG" >&2; }
 
 say "# compare.sh $(date -Is) QUICK=$QUICK ROUNDS=$ROUNDS N=$N MIXED_N=$MIXED_N SYNC_SECS=$SYNC_SECS"
 say "# building gearlet-load (cargo -j$CARGO_JOBS)"
-(cd "$ROOT" && cargo build --release -j"$CARGO_JOBS" --bin gearlet-load) 2>&1 | tail -n 2 >&2
+(cd "$ROOT" && cargo build --release -j"$CARGO_JOBS" -p gearlet-load) 2>&1 | tail -n 2 >&2
 
 HAVE_GEARLET=1
 if [[ -z ${GEARLET_BIN:-} ]]; then

@@ -1,5 +1,7 @@
 //! `gearlet-load`: the project's own Gearman load generator, used by `benches/compare.sh` to put
-//! the same load on gearmand and on gearlet.
+//! the same load on gearmand and on gearlet. A development tool: a workspace member that is never
+//! published, so `cargo install gearlet` does not install it. Build it with
+//! `cargo build --release -p gearlet-load` (→ `target/release/gearlet-load`).
 //!
 //! Only std and [`gearlet::protocol`]: blocking sockets and plain threads, so that what is measured
 //! is the server and not an async runtime, and so that the wire bytes come from the same codec the
