@@ -18,8 +18,10 @@
 //!   flight; counts JOB_CREATED replies.
 //! * `drain`: `--workers` connections send CAN_DO, then pipelined GRAB_JOBs, and WORK_COMPLETE each
 //!   job, until NO_JOB (queue empty) or `--jobs` done.
-//! * `mixed`: one pipelined SUBMIT_JOB_BG submitter and `--workers` sleeping workers running the
-//!   classic libgearman loop (GRAB_JOB; on NO_JOB, PRE_SLEEP and wait for NOOP).
+//! * `mixed`: one pipelined SUBMIT_JOB_BG submitter and `--workers` sleeping workers. With
+//!   `--worker-window 1` (the default) they run the classic libgearman loop (GRAB_JOB; on NO_JOB,
+//!   PRE_SLEEP and wait for NOOP); with `--worker-window K` each keeps K GRAB_JOBs in flight as
+//!   the drain load's workers do, and sleeps only once every grab it sent came back NO_JOB.
 //! * `sync`: `--clients` threads doing foreground SUBMIT_JOB and waiting for WORK_COMPLETE, served
 //!   by `--workers` classic-loop workers that echo the workload; `--jobs` or `--secs`.
 //! * `rss`: resident size of `--pid` from `/proc/PID/status`.
@@ -52,6 +54,7 @@ modes: submit drain mixed sync rss ready wait status
   --workers W         drain/mixed/sync: worker connections (default 1/2/4)
   --clients C         sync: client threads (default 4)
   --window N          pipelined packets in flight per connection (default 1000)
+  --worker-window K   mixed: GRAB_JOBs each worker keeps in flight; 1 = classic loop (default 1)
   --size B            workload bytes (default 100)
   --unique-len L      unique bytes per job, 0 = none (default 0, at most 63)
   --func NAME         function name (default gearlet_bench)
@@ -90,6 +93,8 @@ struct Opts {
     workers: Option<usize>,
     clients: usize,
     window: usize,
+    /// mixed: GRAB_JOBs in flight per worker (1: the classic loop).
+    worker_window: usize,
     size: usize,
     unique_len: usize,
     func: String,
@@ -117,6 +122,7 @@ impl Opts {
             workers: None,
             clients: 4,
             window: 1000,
+            worker_window: 1,
             size: 100,
             unique_len: 0,
             func: "gearlet_bench".into(),
@@ -168,6 +174,7 @@ impl Opts {
                 "--workers" => o.workers = Some(val.parse()?),
                 "--clients" => o.clients = val.parse()?,
                 "--window" => o.window = val.parse()?,
+                "--worker-window" => o.worker_window = val.parse()?,
                 "--size" => o.size = val.parse()?,
                 "--unique-len" => o.unique_len = val.parse()?,
                 "--func" => o.func = val,
@@ -188,8 +195,16 @@ impl Opts {
         if o.unique_len > MAX_UNIQUE {
             return Err(format!("--unique-len is at most {MAX_UNIQUE}").into());
         }
-        if o.conns == 0 || o.clients == 0 || o.window == 0 || o.workers == Some(0) {
-            return Err("--conns, --clients, --workers and --window must be at least 1".into());
+        if o.conns == 0
+            || o.clients == 0
+            || o.window == 0
+            || o.worker_window == 0
+            || o.workers == Some(0)
+        {
+            return Err(
+                "--conns, --clients, --workers, --window and --worker-window must be at least 1"
+                    .into(),
+            );
         }
         Ok(o)
     }
@@ -620,8 +635,9 @@ fn echo_barrier(rd: &mut Reader, wr: &mut Writer) -> Res<()> {
     loop {
         match rd.next()? {
             Response::EchoRes { .. } => return Ok(()),
-            // A late wake-up from an earlier PRE_SLEEP is harmless.
-            Response::Noop => {}
+            // A late wake-up from an earlier PRE_SLEEP is harmless, and so are the answers to a
+            // pipelined worker's grabs still in flight when the last job is done.
+            Response::Noop | Response::NoJob => {}
             other => return Err(unexpected(&other, "ECHO_RES")),
         }
     }
@@ -932,6 +948,78 @@ fn classic_worker(crew: &Crew, conn: WorkerConn, echo: bool) -> Res<Part> {
     })
 }
 
+/// A worker that pipelines its grabs (mixed with `--worker-window K`): K GRAB_JOBs in flight,
+/// each JOB_ASSIGN answered with WORK_COMPLETE and a new GRAB_JOB (written together with the
+/// other answers to what one read brought, as the drain load's workers do). A NO_JOB is not
+/// replaced: the window shrinks while the queue is empty, and once every grab came back NO_JOB
+/// the worker sends PRE_SLEEP, waits for NOOP and sends K grabs again. Latency is the job's age
+/// when its WORK_COMPLETE is queued.
+fn pipelined_worker(crew: &Crew, conn: WorkerConn, window: usize) -> Res<Part> {
+    let (mut rd, mut wr) = conn;
+    let mut lat = Lat::default();
+    let mut jobs = 0u64;
+    let mut sleeps = 0u64;
+    let start = Instant::now();
+    let result = (|| -> Res<()> {
+        while crew.done.load(Ordering::Relaxed) < crew.target {
+            for _ in 0..window {
+                wr.push(Request::GrabJob);
+            }
+            let mut inflight = window;
+            while inflight > 0 {
+                if !rd.has_packet() {
+                    wr.flush()?;
+                }
+                match rd.next()? {
+                    Response::JobAssign { handle, data, .. } => {
+                        inflight -= 1;
+                        wr.push(Request::WorkComplete { handle, data: b"" });
+                        if let Some(us) = age_us(data) {
+                            lat.0.push(us);
+                        }
+                        jobs += 1;
+                        let n = crew.done.fetch_add(1, Ordering::Relaxed) + 1;
+                        if n == crew.target {
+                            echo_barrier(&mut rd, &mut wr)?;
+                            let mut f = crew.finished.lock().map_err(|_| "poisoned")?;
+                            *f = Some(Instant::now());
+                            crew.finished_cv.notify_all();
+                            return Ok(());
+                        }
+                        wr.push(Request::GrabJob);
+                        inflight += 1;
+                    }
+                    Response::NoJob => inflight -= 1,
+                    // A NOOP for an earlier sleep may arrive after we grabbed again.
+                    Response::Noop => {}
+                    other => return Err(unexpected(&other, "JOB_ASSIGN or NO_JOB")),
+                }
+            }
+            sleeps += 1;
+            wr.push(Request::PreSleep);
+            wr.flush()?;
+            match rd.next()? {
+                Response::Noop => {}
+                other => return Err(unexpected(&other, "NOOP")),
+            }
+        }
+        Ok(())
+    })();
+    match result {
+        Err(_) if crew.stop.load(Ordering::SeqCst) => {}
+        Err(e) => return Err(e),
+        Ok(()) => {}
+    }
+    Ok(Part {
+        start,
+        end: Instant::now(),
+        jobs,
+        lat,
+        fifo_inversions: 0,
+        sleeps,
+    })
+}
+
 /// A classic worker's connection, both halves.
 type WorkerConn = (Reader, Writer);
 
@@ -993,7 +1081,12 @@ fn run_mixed(o: &Opts) -> Res<String> {
         let crew = &crew;
         let handles: Vec<_> = conns
             .into_iter()
-            .map(|c| s.spawn(move || classic_worker(crew, c, false)))
+            .map(|c| {
+                s.spawn(move || match o.worker_window {
+                    1 => classic_worker(crew, c, false),
+                    k => pipelined_worker(crew, c, k),
+                })
+            })
             .collect();
         let sub = s.spawn(|| submit_conn(o, o.jobs, 0, true, &barrier));
         let sub = sub.join().map_err(|_| "submitter panicked")?;
@@ -1047,8 +1140,9 @@ fn run_mixed(o: &Opts) -> Res<String> {
         lat.merge(p.lat);
     }
     Ok(format!(
-        "{} jobs={done} workers={workers} window={} size={} secs={secs:.3} rate={} submit_secs={sub_secs:.3} submit_rate={} per_worker={} sleeps={sleeps}{}",
+        "{} jobs={done} workers={workers} worker_window={} window={} size={} secs={secs:.3} rate={} submit_secs={sub_secs:.3} submit_rate={} per_worker={} sleeps={sleeps}{}",
         o.result_head(),
+        o.worker_window,
         o.window,
         o.size,
         rate(done, secs),
