@@ -948,12 +948,19 @@ fn classic_worker(crew: &Crew, conn: WorkerConn, echo: bool) -> Res<Part> {
     })
 }
 
-/// A worker that pipelines its grabs (mixed with `--worker-window K`): K GRAB_JOBs in flight,
-/// each JOB_ASSIGN answered with WORK_COMPLETE and a new GRAB_JOB (written together with the
-/// other answers to what one read brought, as the drain load's workers do). A NO_JOB is not
-/// replaced: the window shrinks while the queue is empty, and once every grab came back NO_JOB
-/// the worker sends PRE_SLEEP, waits for NOOP and sends K grabs again. Latency is the job's age
-/// when its WORK_COMPLETE is queued.
+/// A worker that pipelines its grabs (mixed with `--worker-window K`): up to K GRAB_JOBs in
+/// flight. Every JOB_ASSIGN is answered with WORK_COMPLETE; the answers to what one read brought
+/// go out in one write, as the drain load's workers do, and if that read brought a job the write
+/// also tops the grabs in flight back up to K. A NO_JOB is not replaced: the window shrinks while
+/// the queue is empty, and once every grab came back NO_JOB the worker sends PRE_SLEEP, waits for
+/// NOOP and starts again with K grabs.
+///
+/// Topping up after any job, not replacing each assigned grab one for one, matters: a worker
+/// woken by the first job of a burst finds the queue nearly empty, so most of its K grabs come
+/// back NO_JOB, and one-for-one replacement kept it at one grab in flight (a classic worker that
+/// never sleeps) for the rest of the run, however long the queue grew behind it.
+///
+/// Latency is the job's age when its WORK_COMPLETE is queued.
 fn pipelined_worker(crew: &Crew, conn: WorkerConn, window: usize) -> Res<Part> {
     let (mut rd, mut wr) = conn;
     let mut lat = Lat::default();
@@ -962,12 +969,21 @@ fn pipelined_worker(crew: &Crew, conn: WorkerConn, window: usize) -> Res<Part> {
     let start = Instant::now();
     let result = (|| -> Res<()> {
         while crew.done.load(Ordering::Relaxed) < crew.target {
-            for _ in 0..window {
-                wr.push(Request::GrabJob);
-            }
-            let mut inflight = window;
-            while inflight > 0 {
+            let mut inflight = 0;
+            // A job came since the last write (or the worker just woke): top up the window.
+            let mut refill = true;
+            loop {
                 if !rd.has_packet() {
+                    if refill {
+                        while inflight < window {
+                            wr.push(Request::GrabJob);
+                            inflight += 1;
+                        }
+                        refill = false;
+                    }
+                    if inflight == 0 {
+                        break;
+                    }
                     wr.flush()?;
                 }
                 match rd.next()? {
@@ -986,8 +1002,7 @@ fn pipelined_worker(crew: &Crew, conn: WorkerConn, window: usize) -> Res<Part> {
                             crew.finished_cv.notify_all();
                             return Ok(());
                         }
-                        wr.push(Request::GrabJob);
-                        inflight += 1;
+                        refill = true;
                     }
                     Response::NoJob => inflight -= 1,
                     // A NOOP for an earlier sleep may arrive after we grabbed again.
