@@ -23,7 +23,8 @@
 //!   PRE_SLEEP and wait for NOOP); with `--worker-window K` each keeps K GRAB_JOBs in flight as
 //!   the drain load's workers do, and sleeps only once every grab it sent came back NO_JOB.
 //! * `sync`: `--clients` threads doing foreground SUBMIT_JOB and waiting for WORK_COMPLETE, served
-//!   by `--workers` classic-loop workers that echo the workload; `--jobs` or `--secs`.
+//!   by `--workers` classic-loop workers that echo the workload; `--jobs` or `--secs`. With
+//!   `--engine threads`, `--worker-window K` makes them pipelined workers as in `mixed`.
 //! * `rss`: resident size of `--pid` from `/proc/PID/status`.
 //! * `ready`: waits until the server accepts connections (`--echo`: and answers ECHO_REQ).
 //! * `wait`: polls the admin `status` command until `--func` has exactly `--total` jobs.
@@ -54,7 +55,8 @@ modes: submit drain mixed sync rss ready wait status
   --workers W         drain/mixed/sync: worker connections (default 1/2/4)
   --clients C         sync: client threads (default 4)
   --window N          pipelined packets in flight per connection (default 1000)
-  --worker-window K   mixed: GRAB_JOBs each worker keeps in flight; 1 = classic loop (default 1)
+  --worker-window K   mixed, sync --engine threads: GRAB_JOBs each worker keeps in flight;
+                      1 = the classic loop (default 1)
   --size B            workload bytes (default 100)
   --unique-len L      unique bytes per job, 0 = none (default 0, at most 63)
   --func NAME         function name (default gearlet_bench)
@@ -191,6 +193,9 @@ impl Opts {
         }
         if o.mode.is_empty() {
             return Err(USAGE.into());
+        }
+        if o.worker_window > 1 && o.mode == "sync" && o.engine != "threads" {
+            return Err("sync: --worker-window needs --engine threads".into());
         }
         if o.unique_len > MAX_UNIQUE {
             return Err(format!("--unique-len is at most {MAX_UNIQUE}").into());
@@ -948,7 +953,8 @@ fn classic_worker(crew: &Crew, conn: WorkerConn, echo: bool) -> Res<Part> {
     })
 }
 
-/// A worker that pipelines its grabs (mixed with `--worker-window K`): up to K GRAB_JOBs in
+/// A worker that pipelines its grabs (mixed, and sync with `--engine threads`, with
+/// `--worker-window K`): up to K GRAB_JOBs in
 /// flight. Every JOB_ASSIGN is answered with WORK_COMPLETE; the answers to what one read brought
 /// go out in one write, as the drain load's workers do, and if that read brought a job the write
 /// also tops the grabs in flight back up to K. A NO_JOB is not replaced: the window shrinks while
@@ -961,7 +967,7 @@ fn classic_worker(crew: &Crew, conn: WorkerConn, echo: bool) -> Res<Part> {
 /// never sleeps) for the rest of the run, however long the queue grew behind it.
 ///
 /// Latency is the job's age when its WORK_COMPLETE is queued.
-fn pipelined_worker(crew: &Crew, conn: WorkerConn, window: usize) -> Res<Part> {
+fn pipelined_worker(crew: &Crew, conn: WorkerConn, window: usize, echo: bool) -> Res<Part> {
     let (mut rd, mut wr) = conn;
     let mut lat = Lat::default();
     let mut jobs = 0u64;
@@ -989,7 +995,11 @@ fn pipelined_worker(crew: &Crew, conn: WorkerConn, window: usize) -> Res<Part> {
                 match rd.next()? {
                     Response::JobAssign { handle, data, .. } => {
                         inflight -= 1;
-                        wr.push(Request::WorkComplete { handle, data: b"" });
+                        let result: &[u8] = if echo { data } else { b"" };
+                        wr.push(Request::WorkComplete {
+                            handle,
+                            data: result,
+                        });
                         if let Some(us) = age_us(data) {
                             lat.0.push(us);
                         }
@@ -1099,7 +1109,7 @@ fn run_mixed(o: &Opts) -> Res<String> {
             .map(|c| {
                 s.spawn(move || match o.worker_window {
                     1 => classic_worker(crew, c, false),
-                    k => pipelined_worker(crew, c, k),
+                    k => pipelined_worker(crew, c, k, false),
                 })
             })
             .collect();
@@ -1266,7 +1276,12 @@ fn run_sync(o: &Opts) -> Res<String> {
         let crew = &crew;
         let wh: Vec<_> = conns
             .into_iter()
-            .map(|c| s.spawn(move || classic_worker(crew, c, true)))
+            .map(|c| {
+                s.spawn(move || match o.worker_window {
+                    1 => classic_worker(crew, c, true),
+                    k => pipelined_worker(crew, c, k, true),
+                })
+            })
             .collect();
         let ch: Vec<_> = (0..o.clients)
             .map(|_| s.spawn(|| sync_client(o, &tickets, deadline, &barrier)))
@@ -1285,9 +1300,10 @@ fn run_sync(o: &Opts) -> Res<String> {
         lat.merge(p.lat);
     }
     Ok(format!(
-        "{} jobs={jobs} clients={} workers={workers} size={} secs={secs:.3} rate={} sleeps={sleeps}{}",
+        "{} jobs={jobs} clients={} workers={workers} worker_window={} size={} secs={secs:.3} rate={} sleeps={sleeps}{}",
         o.result_head(),
         o.clients,
+        o.worker_window,
         o.size,
         rate(jobs, secs),
         lat.summary()
