@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gearmand vs gearlet under the same network loads, driven by the project's own load generator
-# (src/bin/gearlet-load.rs). Prints, per load, the median of ROUNDS rounds for each server, the
-# ratio gearlet/gearmand and the target beside it; raw RESULT lines go to a log file.
+# (`gearlet-load`, the workspace member tools/load). Prints, per load, the median of ROUNDS rounds
+# for each server, the ratio gearlet/gearmand and the target beside it; raw RESULT lines go to a
+# log file.
 #
 #   benches/compare.sh                 # default sizes, 3 rounds (1 min for gearmand alone, ~2-4
 #                                      # with gearlet, on 2 cores)
@@ -17,8 +18,8 @@
 # the process the script started.
 #
 # Knobs (environment): ROUNDS, N (backlog/submit/drain jobs), MIXED_N, SYNC_SECS, SYNC_CLIENTS,
-# SYNC_WORKERS, SUBMIT_CONNS, DRAIN_WORKERS, MIXED_WORKERS, WINDOW, MIXED_WINDOW, SIZE, UNIQUE_LEN, TIMEOUT,
-# BASE_PORT, GEARMAND_BIN, GEARLET_BIN, GEARLET_THREADS, GEARLET_ARGS, CARGO_TARGET_DIR,
+# SYNC_WORKERS, SUBMIT_CONNS, DRAIN_WORKERS, MIXED_WORKERS, WINDOW, MIXED_WINDOW, MIXED_GRABS, SIZE,
+# UNIQUE_LEN, TIMEOUT, BASE_PORT, GEARMAND_BIN, GEARLET_BIN, GEARLET_THREADS, GEARLET_ARGS, CARGO_TARGET_DIR,
 # CARGO_JOBS, RESULTS_DIR.
 set -euo pipefail
 
@@ -48,6 +49,9 @@ WINDOW=${WINDOW:-1000}
 # The mixed submitter's window. With WINDOW the submitter outruns the workers and they almost
 # never sleep; MIXED_WINDOW=1 exercises the PRE_SLEEP/NOOP wake-up path on every job instead.
 MIXED_WINDOW=${MIXED_WINDOW:-$WINDOW}
+# The mixed load runs twice: with classic workers (one GRAB_JOB at a time) and with workers that
+# keep MIXED_GRABS GRAB_JOBs in flight (gearlet-load --worker-window).
+MIXED_GRABS=${MIXED_GRABS:-16}
 SIZE=${SIZE:-100}
 UNIQUE_LEN=${UNIQUE_LEN:-36}
 # Hard bound on every socket read and every wait inside the load generator, in seconds.
@@ -84,7 +88,7 @@ say() { printf '%s\n' "$*" | tee -a "$LOG" >&2; }
 
 say "# compare.sh $(date -Is) QUICK=$QUICK ROUNDS=$ROUNDS N=$N MIXED_N=$MIXED_N SYNC_SECS=$SYNC_SECS"
 say "# building gearlet-load (cargo -j$CARGO_JOBS)"
-(cd "$ROOT" && cargo build --release -j"$CARGO_JOBS" --bin gearlet-load) 2>&1 | tail -n 2 >&2
+(cd "$ROOT" && cargo build --release -j"$CARGO_JOBS" -p gearlet-load) 2>&1 | tail -n 2 >&2
 
 HAVE_GEARLET=1
 if [[ -z ${GEARLET_BIN:-} ]]; then
@@ -246,12 +250,14 @@ round_backlog() {
     stop_server
 }
 
+# round_mixed SERVER METRIC GRABS: the mixed load with workers keeping GRABS GRAB_JOBs in flight
+# (1: the classic loop).
 round_mixed() {
-    local s=$1 line
+    local s=$1 m=$2 grabs=$3 line
     start_server "$s" || { say "#   $s did not start"; return 1; }
     if line=$(load "$s" mixed --port "$PORT" --jobs "$MIXED_N" --workers "$MIXED_WORKERS" \
-        --window "$MIXED_WINDOW" --size "$SIZE"); then
-        record "$s" mixed "$(kv rate "$line")"
+        --window "$MIXED_WINDOW" --worker-window "$grabs" --size "$SIZE"); then
+        record "$s" "$m" "$(kv rate "$line")"
     fi
     stop_server
 }
@@ -298,7 +304,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
     for s in "${order[@]}"; do
         say "# round $r/$ROUNDS: $s"
         round_backlog "$s" || true
-        round_mixed "$s" || true
+        round_mixed "$s" mixed 1 || true
+        round_mixed "$s" mixed_pipe "$MIXED_GRABS" || true
         round_sync "$s" sync tcp || true
         if [[ $s == gearlet ]]; then round_sync gearlet sync_unix unix || true; fi
     done
@@ -330,7 +337,7 @@ report() {
     ((UNIQUE_LEN == 0)) && uq="no unique"
     echo
     echo "== gearmand vs gearlet: median of $ROUNDS round(s), fresh server per load =="
-    echo "   N=$N jobs (${SIZE}B workload, $uq), window $WINDOW; mixed $MIXED_N jobs (window $MIXED_WINDOW); sync ${SYNC_SECS}s"
+    echo "   N=$N jobs (${SIZE}B workload, $uq), window $WINDOW; mixed $MIXED_N jobs (window $MIXED_WINDOW, pipelined workers $MIXED_GRABS grabs); sync ${SYNC_SECS}s"
     echo "   gearmand $GEARMAND_VERSION: $GEARMAND_BIN ${GEARMAND_FLAGS[*]}"
     if [[ $HAVE_GEARLET == 1 ]]; then
         echo "   gearlet:  $GEARLET_BIN ${GEARLET_THREAD_ARGS[*]} $GEARLET_ARGS (threads: ${GEARLET_THREADS:-default})"
@@ -344,6 +351,7 @@ report() {
     row "submit jobs/s ($SUBMIT_CONNS conn, SUBMIT_JOB_BG)" submit ">= 2.0" higher 2.0
     row "drain jobs/s ($DRAIN_WORKERS worker, pipelined GRAB_JOB)" drain ">= 2.0" higher 2.0
     row "mixed jobs/s (1 submitter, $MIXED_WORKERS sleeping workers)" mixed ">= 2.0" higher 2.0
+    row "  same, workers with $MIXED_GRABS GRAB_JOBs in flight" mixed_pipe "(info)" info
     row "sync jobs/s ($SYNC_CLIENTS clients + $SYNC_WORKERS workers, TCP)" sync ">= 1.5" higher 1.5
     row "sync p50 us" sync_p50 "(info)" info
     row "sync p99 us" sync_p99 "<= 1.0 (p99 no worse)" lower 1.0

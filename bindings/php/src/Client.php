@@ -20,6 +20,8 @@ use FFI\CData;
  */
 final class Client
 {
+    use ReturnCodes;
+
     /** A blocking wait is cut into slices this long so that PHP signal handlers get to run. */
     private const SLICE_MS = 1000;
     /** How often a wait looks again for queued jobs when in-process workers could take them. */
@@ -40,9 +42,6 @@ final class Client
     private FFI $ffi;
     private Server $server;
     private ?CData $handle;
-    private int $timeout = -1;
-    private int $returnCode = GEARMAN_SUCCESS;
-    private ?string $error = null;
     private string $lastHandle = '';
     /** @var array{0: int, 1: int} */
     private array $lastStatus = [0, 0];
@@ -70,31 +69,6 @@ final class Client
             $this->ffi->gearlet_client_free($this->handle);
             $this->handle = null;
         }
-    }
-
-    /** The return code of the last call (GEARMAN_SUCCESS, GEARMAN_WORK_FAIL, GEARMAN_TIMEOUT, ...). */
-    public function returnCode(): int
-    {
-        return $this->returnCode;
-    }
-
-    /** Text for the last failure, or false if the last call succeeded. */
-    public function error(): string|false
-    {
-        return $this->error ?? false;
-    }
-
-    /** Milliseconds a call waits; -1 = forever. */
-    public function timeout(): int
-    {
-        return $this->timeout;
-    }
-
-    /** Sets how long do*() and runTasks() wait, in milliseconds; -1 = forever. */
-    public function setTimeout(int $timeout): bool
-    {
-        $this->timeout = $timeout;
-        return true;
     }
 
     /** An application value kept with the client (pecl's context()/setContext()). */
@@ -324,7 +298,7 @@ final class Client
         while ($this->running !== []) {
             $status = $this->waitEvent(null, $deadline, $event);
             if ($status !== Native::OK) {
-                return $this->fail(Native::returnCode($status), Native::message($status));
+                return $this->result($status);
             }
             try {
                 $stop = $this->dispatch($event);
@@ -352,7 +326,7 @@ final class Client
         while (true) {
             $status = $this->waitEvent($handle, $deadline, $event);
             if ($status !== Native::OK) {
-                $this->fail(Native::returnCode($status), Native::message($status));
+                $this->result($status);
                 return '';
             }
             $kind = $this->ffi->gearlet_event_get_kind($event);
@@ -481,25 +455,21 @@ final class Client
         $status = $this->ffi->gearlet_client_submit($this->handle, $function, strlen($function), $unique,
             strlen($unique), $workload, strlen($workload), $priority, $background ? self::FLAG_BACKGROUND : 0,
             FFI::addr($buf));
-        if ($status !== Native::OK) {
-            $this->fail(Native::returnCode($status), Native::message($status));
+        if (!$this->result($status)) {
             return null;
         }
         $handle = Native::bytes($buf);
         $this->ffi->gearlet_buf_free(FFI::addr($buf));
         $this->lastHandle = $handle;
-        $this->ok();
         return $handle;
     }
 
     /** @return array{0: bool, 1: bool, 2: int, 3: int} */
     private function statusArray(int $status, CData $st): array
     {
-        if ($status !== Native::OK) {
-            $this->fail(Native::returnCode($status), Native::message($status));
+        if (!$this->result($status)) {
             return [false, false, 0, 0];
         }
-        $this->ok();
         return [$st->known !== 0, $st->running !== 0, $st->numerator, $st->denominator];
     }
 
@@ -509,12 +479,6 @@ final class Client
         return true;
     }
 
-    /** The hrtime() at which the current call gives up, or null for "never". */
-    private function deadline(): ?int
-    {
-        return $this->timeout < 0 ? null : hrtime(true) + $this->timeout * 1_000_000;
-    }
-
     /** A random RFC 4122 version-4 UUID, the form of the unique ids libgearman generates. */
     private static function uuid(): string
     {
@@ -522,19 +486,5 @@ final class Client
         $b[6] = chr((ord($b[6]) & 0x0f) | 0x40);
         $b[8] = chr((ord($b[8]) & 0x3f) | 0x80);
         return vsprintf('%s%s-%s-%s-%s-%s%s%s', str_split(bin2hex($b), 4));
-    }
-
-    private function ok(): bool
-    {
-        $this->returnCode = GEARMAN_SUCCESS;
-        $this->error = null;
-        return true;
-    }
-
-    private function fail(int $code, string $message): bool
-    {
-        $this->returnCode = $code;
-        $this->error = $message;
-        return false;
     }
 }

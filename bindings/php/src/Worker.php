@@ -18,15 +18,14 @@ use FFI\CData;
  */
 final class Worker
 {
+    use ReturnCodes;
+
     /** A blocking wait is cut into slices this long so that PHP signal handlers get to run. */
     private const SLICE_MS = 1000;
 
     private FFI $ffi;
     private Server $server;
     private ?CData $handle;
-    private int $timeout = -1;
-    private int $returnCode = GEARMAN_SUCCESS;
-    private ?string $error = null;
     /** @var array<string, callable> */
     private array $functions = [];
     /** @var array<string, mixed> */
@@ -51,31 +50,6 @@ final class Worker
             $this->ffi->gearlet_worker_free($this->handle);
             $this->handle = null;
         }
-    }
-
-    /** The return code of the last call. */
-    public function returnCode(): int
-    {
-        return $this->returnCode;
-    }
-
-    /** Text for the last failure, or false if the last call succeeded. */
-    public function error(): string|false
-    {
-        return $this->error ?? false;
-    }
-
-    /** Milliseconds work() waits for a job; -1 = forever. */
-    public function timeout(): int
-    {
-        return $this->timeout;
-    }
-
-    /** Sets how long work() waits for a job, in milliseconds; -1 = forever. */
-    public function setTimeout(int $timeout): bool
-    {
-        $this->timeout = $timeout;
-        return true;
     }
 
     /** Sets the id the admin "workers" view shows. */
@@ -128,7 +102,7 @@ final class Worker
         if ($this->functions === []) {
             return $this->fail(GEARMAN_NO_REGISTERED_FUNCTIONS, 'no functions have been registered');
         }
-        $deadline = $this->timeout < 0 ? null : hrtime(true) + $this->timeout * 1_000_000;
+        $deadline = $this->deadline();
         while (true) {
             $wait = self::SLICE_MS;
             if ($deadline !== null) {
@@ -140,7 +114,7 @@ final class Worker
                 return $this->run(new Job($this->ffi, $job));
             }
             if ($status !== Native::TIMEOUT) {
-                return $this->fail(Native::returnCode($status), Native::message($status));
+                return $this->result($status);
             }
             if ($deadline !== null && hrtime(true) >= $deadline) {
                 return $this->fail(GEARMAN_TIMEOUT, 'timeout reached');
@@ -218,28 +192,9 @@ final class Worker
                     return $this->fail($job->returnCode(), 'could not send the result');
                 }
             }
-            $this->returnCode = GEARMAN_SUCCESS;
-            $this->error = null;
-            return true;
+            return $this->ok();
         } finally {
             $job->release();
         }
-    }
-
-    private function result(int $status): bool
-    {
-        if ($status === Native::OK) {
-            $this->returnCode = GEARMAN_SUCCESS;
-            $this->error = null;
-            return true;
-        }
-        return $this->fail(Native::returnCode($status), Native::message($status));
-    }
-
-    private function fail(int $code, string $message): bool
-    {
-        $this->returnCode = $code;
-        $this->error = $message;
-        return false;
     }
 }

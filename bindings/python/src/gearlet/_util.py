@@ -7,7 +7,8 @@ import os
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, TypeVar, Union
+from types import TracebackType
+from typing import Any, Callable, Iterator, Optional, Type, TypeVar, Union
 
 T = TypeVar("T")
 
@@ -156,3 +157,38 @@ class Handle:
             # Bounded: calls in flight are single slices; a 60 s guard against a stuck C call.
             self._cond.wait_for(lambda: self._busy == 0, timeout=60)
         self._free(ptr)
+
+
+_C = TypeVar("_C", bound="Closeable")
+
+
+class Closeable:
+    """``close()``, ``with`` and garbage collection for the classes that own a :class:`Handle`
+    in ``self._h`` (Server, Client, Worker, Job): leaving a ``with`` block closes, and so does
+    the object being collected. What closing means is in each class's docstring; it is
+    idempotent, and calls after it raise ``INVALID_HANDLE``.
+    """
+
+    _h: Handle
+
+    def close(self) -> None:
+        """Release the handle (see the class's docstring for what that ends). Idempotent."""
+        self._h.close()
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # Not close(): an object whose __init__ failed has no handle, and a subclass's close()
+        # may touch attributes it never set.
+        h = getattr(self, "_h", None)
+        if h is not None:
+            h.close()

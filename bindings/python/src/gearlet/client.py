@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from ._ffi import ffi, lib
-from ._util import Data, Handle, Name, check, name_bytes, sliced_wait, slice_bytes, take_buf, to_bytes, to_text
+from ._util import Closeable, Data, Handle, Name, check, name_bytes, sliced_wait, slice_bytes, take_buf, to_bytes, to_text
 from .errors import GearletError, Status
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ class Task:
         return self.client.status(self.handle)
 
 
-class Client:
+class Client(Closeable):
     """An in-process Gearman client of a :class:`~gearlet.Server` (no socket).
 
     Thread-safe: several threads may submit and wait on different jobs at once. Closing it is
@@ -251,21 +251,6 @@ class Client:
         with self._h.use() as c:
             check(lib.gearlet_client_status_unique(c, u, len(u), st))
         return _status(st)
-
-    def close(self) -> None:
-        """Release the client (its pending foreground jobs nobody else wants are dropped)."""
-        self._h.close()
-
-    def __enter__(self) -> "Client":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        h = getattr(self, "_h", None)
-        if h is not None:
-            h.close()
 
     # -- waits, in slices so that Ctrl-C and close() from another thread get their turn --------
 

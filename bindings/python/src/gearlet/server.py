@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, ContextManager, List, Optional, Tuple, Type
+from typing import TYPE_CHECKING, Any, ContextManager, List, Optional, Tuple
 
 from ._ffi import ffi, lib
-from ._util import Handle, check, name_bytes, sliced_wait, take_buf, to_ms, to_text
+from ._util import Closeable, Handle, check, name_bytes, sliced_wait, take_buf, to_ms, to_text
 from .errors import GearletError, Status
 from .views import FunctionStatus, JobInfo, WorkerInfo, parse_jobs, parse_status, parse_workers
 
@@ -16,7 +15,7 @@ if TYPE_CHECKING:
     from .worker import Worker
 
 
-class Server:
+class Server(Closeable):
     """An embedded Gearman job server.
 
     Making one starts no thread and opens no socket; :meth:`listen_tcp` / :meth:`listen_unix`
@@ -138,29 +137,13 @@ class Server:
 
     def close(self) -> None:
         """Close listeners and network connections at once and release the server. Idempotent."""
-        self._h.close()
+        super().close()
         self.tcp_addresses.clear()
         self.unix_paths.clear()
 
     @property
     def closed(self) -> bool:
         return self._h.closed
-
-    def __enter__(self) -> "Server":
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        h = getattr(self, "_h", None)
-        if h is not None:
-            h.close()
 
     # -- in-process handles ------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Union
 
 from ._ffi import ffi, lib
-from ._util import Data, Handle, Name, check, name_bytes, sliced_wait, slice_bytes, to_bytes, to_ms, to_text
+from ._util import Closeable, Data, Handle, Name, check, name_bytes, sliced_wait, slice_bytes, to_bytes, to_ms, to_text
 from .errors import GearletError, Status
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ Result = Union[bytes, bytearray, memoryview, str, None]
 JobFunction = Callable[["Job"], Result]
 
 
-class Job:
+class Job(Closeable):
     """A job taken by a :class:`Worker`.
 
     ``handle``, ``function``, ``unique`` and ``workload`` are copied when the job is taken, so
@@ -75,23 +75,8 @@ class Job:
             check(lib.gearlet_job_exception(j, d, len(d)))
         self.finished = True
 
-    def close(self) -> None:
-        """Release the job; unfinished, it goes back to its queue."""
-        self._h.close()
 
-    def __enter__(self) -> "Job":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        h = getattr(self, "_h", None)
-        if h is not None:
-            h.close()
-
-
-class Worker:
+class Worker(Closeable):
     """An in-process Gearman worker of a :class:`~gearlet.Server` (no socket).
 
     :meth:`work` takes one job and runs the callable registered for its function **on the calling
@@ -184,18 +169,3 @@ class Worker:
             if not job.finished:
                 job.complete(b"" if result is None else to_bytes(result, "result"))
         return True
-
-    def close(self) -> None:
-        """Release the worker; jobs it still holds go back to their queues."""
-        self._h.close()
-
-    def __enter__(self) -> "Worker":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        h = getattr(self, "_h", None)
-        if h is not None:
-            h.close()

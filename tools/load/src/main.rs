@@ -1,5 +1,7 @@
 //! `gearlet-load`: the project's own Gearman load generator, used by `benches/compare.sh` to put
-//! the same load on gearmand and on gearlet.
+//! the same load on gearmand and on gearlet. A development tool: a workspace member that is never
+//! published, so `cargo install gearlet` does not install it. Build it with
+//! `cargo build --release -p gearlet-load` (→ `target/release/gearlet-load`).
 //!
 //! Only std and [`gearlet::protocol`]: blocking sockets and plain threads, so that what is measured
 //! is the server and not an async runtime, and so that the wire bytes come from the same codec the
@@ -16,10 +18,13 @@
 //!   flight; counts JOB_CREATED replies.
 //! * `drain`: `--workers` connections send CAN_DO, then pipelined GRAB_JOBs, and WORK_COMPLETE each
 //!   job, until NO_JOB (queue empty) or `--jobs` done.
-//! * `mixed`: one pipelined SUBMIT_JOB_BG submitter and `--workers` sleeping workers running the
-//!   classic libgearman loop (GRAB_JOB; on NO_JOB, PRE_SLEEP and wait for NOOP).
+//! * `mixed`: one pipelined SUBMIT_JOB_BG submitter and `--workers` sleeping workers. With
+//!   `--worker-window 1` (the default) they run the classic libgearman loop (GRAB_JOB; on NO_JOB,
+//!   PRE_SLEEP and wait for NOOP); with `--worker-window K` each keeps K GRAB_JOBs in flight as
+//!   the drain load's workers do, and sleeps only once every grab it sent came back NO_JOB.
 //! * `sync`: `--clients` threads doing foreground SUBMIT_JOB and waiting for WORK_COMPLETE, served
-//!   by `--workers` classic-loop workers that echo the workload; `--jobs` or `--secs`.
+//!   by `--workers` classic-loop workers that echo the workload; `--jobs` or `--secs`. With
+//!   `--engine threads`, `--worker-window K` makes them pipelined workers as in `mixed`.
 //! * `rss`: resident size of `--pid` from `/proc/PID/status`.
 //! * `ready`: waits until the server accepts connections (`--echo`: and answers ECHO_REQ).
 //! * `wait`: polls the admin `status` command until `--func` has exactly `--total` jobs.
@@ -50,6 +55,8 @@ modes: submit drain mixed sync rss ready wait status
   --workers W         drain/mixed/sync: worker connections (default 1/2/4)
   --clients C         sync: client threads (default 4)
   --window N          pipelined packets in flight per connection (default 1000)
+  --worker-window K   mixed, sync --engine threads: GRAB_JOBs each worker keeps in flight;
+                      1 = the classic loop (default 1)
   --size B            workload bytes (default 100)
   --unique-len L      unique bytes per job, 0 = none (default 0, at most 63)
   --func NAME         function name (default gearlet_bench)
@@ -88,6 +95,8 @@ struct Opts {
     workers: Option<usize>,
     clients: usize,
     window: usize,
+    /// mixed: GRAB_JOBs in flight per worker (1: the classic loop).
+    worker_window: usize,
     size: usize,
     unique_len: usize,
     func: String,
@@ -115,6 +124,7 @@ impl Opts {
             workers: None,
             clients: 4,
             window: 1000,
+            worker_window: 1,
             size: 100,
             unique_len: 0,
             func: "gearlet_bench".into(),
@@ -166,6 +176,7 @@ impl Opts {
                 "--workers" => o.workers = Some(val.parse()?),
                 "--clients" => o.clients = val.parse()?,
                 "--window" => o.window = val.parse()?,
+                "--worker-window" => o.worker_window = val.parse()?,
                 "--size" => o.size = val.parse()?,
                 "--unique-len" => o.unique_len = val.parse()?,
                 "--func" => o.func = val,
@@ -183,11 +194,22 @@ impl Opts {
         if o.mode.is_empty() {
             return Err(USAGE.into());
         }
+        if o.worker_window > 1 && o.mode == "sync" && o.engine != "threads" {
+            return Err("sync: --worker-window needs --engine threads".into());
+        }
         if o.unique_len > MAX_UNIQUE {
             return Err(format!("--unique-len is at most {MAX_UNIQUE}").into());
         }
-        if o.conns == 0 || o.clients == 0 || o.window == 0 || o.workers == Some(0) {
-            return Err("--conns, --clients, --workers and --window must be at least 1".into());
+        if o.conns == 0
+            || o.clients == 0
+            || o.window == 0
+            || o.worker_window == 0
+            || o.workers == Some(0)
+        {
+            return Err(
+                "--conns, --clients, --workers, --window and --worker-window must be at least 1"
+                    .into(),
+            );
         }
         Ok(o)
     }
@@ -618,8 +640,9 @@ fn echo_barrier(rd: &mut Reader, wr: &mut Writer) -> Res<()> {
     loop {
         match rd.next()? {
             Response::EchoRes { .. } => return Ok(()),
-            // A late wake-up from an earlier PRE_SLEEP is harmless.
-            Response::Noop => {}
+            // A late wake-up from an earlier PRE_SLEEP is harmless, and so are the answers to a
+            // pipelined worker's grabs still in flight when the last job is done.
+            Response::Noop | Response::NoJob => {}
             other => return Err(unexpected(&other, "ECHO_RES")),
         }
     }
@@ -930,6 +953,98 @@ fn classic_worker(crew: &Crew, conn: WorkerConn, echo: bool) -> Res<Part> {
     })
 }
 
+/// A worker that pipelines its grabs (mixed, and sync with `--engine threads`, with
+/// `--worker-window K`): up to K GRAB_JOBs in
+/// flight. Every JOB_ASSIGN is answered with WORK_COMPLETE; the answers to what one read brought
+/// go out in one write, as the drain load's workers do, and if that read brought a job the write
+/// also tops the grabs in flight back up to K. A NO_JOB is not replaced: the window shrinks while
+/// the queue is empty, and once every grab came back NO_JOB the worker sends PRE_SLEEP, waits for
+/// NOOP and starts again with K grabs.
+///
+/// Topping up after any job, not replacing each assigned grab one for one, matters: a worker
+/// woken by the first job of a burst finds the queue nearly empty, so most of its K grabs come
+/// back NO_JOB, and one-for-one replacement kept it at one grab in flight (a classic worker that
+/// never sleeps) for the rest of the run, however long the queue grew behind it.
+///
+/// Latency is the job's age when its WORK_COMPLETE is queued.
+fn pipelined_worker(crew: &Crew, conn: WorkerConn, window: usize, echo: bool) -> Res<Part> {
+    let (mut rd, mut wr) = conn;
+    let mut lat = Lat::default();
+    let mut jobs = 0u64;
+    let mut sleeps = 0u64;
+    let start = Instant::now();
+    let result = (|| -> Res<()> {
+        while crew.done.load(Ordering::Relaxed) < crew.target {
+            let mut inflight = 0;
+            // A job came since the last write (or the worker just woke): top up the window.
+            let mut refill = true;
+            loop {
+                if !rd.has_packet() {
+                    if refill {
+                        while inflight < window {
+                            wr.push(Request::GrabJob);
+                            inflight += 1;
+                        }
+                        refill = false;
+                    }
+                    if inflight == 0 {
+                        break;
+                    }
+                    wr.flush()?;
+                }
+                match rd.next()? {
+                    Response::JobAssign { handle, data, .. } => {
+                        inflight -= 1;
+                        let result: &[u8] = if echo { data } else { b"" };
+                        wr.push(Request::Work(Work::Complete {
+                            handle,
+                            data: result,
+                        }));
+                        if let Some(us) = age_us(data) {
+                            lat.0.push(us);
+                        }
+                        jobs += 1;
+                        let n = crew.done.fetch_add(1, Ordering::Relaxed) + 1;
+                        if n == crew.target {
+                            echo_barrier(&mut rd, &mut wr)?;
+                            let mut f = crew.finished.lock().map_err(|_| "poisoned")?;
+                            *f = Some(Instant::now());
+                            crew.finished_cv.notify_all();
+                            return Ok(());
+                        }
+                        refill = true;
+                    }
+                    Response::NoJob => inflight -= 1,
+                    // A NOOP for an earlier sleep may arrive after we grabbed again.
+                    Response::Noop => {}
+                    other => return Err(unexpected(&other, "JOB_ASSIGN or NO_JOB")),
+                }
+            }
+            sleeps += 1;
+            wr.push(Request::PreSleep);
+            wr.flush()?;
+            match rd.next()? {
+                Response::Noop => {}
+                other => return Err(unexpected(&other, "NOOP")),
+            }
+        }
+        Ok(())
+    })();
+    match result {
+        Err(_) if crew.stop.load(Ordering::SeqCst) => {}
+        Err(e) => return Err(e),
+        Ok(()) => {}
+    }
+    Ok(Part {
+        start,
+        end: Instant::now(),
+        jobs,
+        lat,
+        fifo_inversions: 0,
+        sleeps,
+    })
+}
+
 /// A classic worker's connection, both halves.
 type WorkerConn = (Reader, Writer);
 
@@ -991,7 +1106,12 @@ fn run_mixed(o: &Opts) -> Res<String> {
         let crew = &crew;
         let handles: Vec<_> = conns
             .into_iter()
-            .map(|c| s.spawn(move || classic_worker(crew, c, false)))
+            .map(|c| {
+                s.spawn(move || match o.worker_window {
+                    1 => classic_worker(crew, c, false),
+                    k => pipelined_worker(crew, c, k, false),
+                })
+            })
             .collect();
         let sub = s.spawn(|| submit_conn(o, o.jobs, 0, true, &barrier));
         let sub = sub.join().map_err(|_| "submitter panicked")?;
@@ -1045,8 +1165,9 @@ fn run_mixed(o: &Opts) -> Res<String> {
         lat.merge(p.lat);
     }
     Ok(format!(
-        "{} jobs={done} workers={workers} window={} size={} secs={secs:.3} rate={} submit_secs={sub_secs:.3} submit_rate={} per_worker={} sleeps={sleeps}{}",
+        "{} jobs={done} workers={workers} worker_window={} window={} size={} secs={secs:.3} rate={} submit_secs={sub_secs:.3} submit_rate={} per_worker={} sleeps={sleeps}{}",
         o.result_head(),
+        o.worker_window,
         o.window,
         o.size,
         rate(done, secs),
@@ -1153,7 +1274,12 @@ fn run_sync(o: &Opts) -> Res<String> {
         let crew = &crew;
         let wh: Vec<_> = conns
             .into_iter()
-            .map(|c| s.spawn(move || classic_worker(crew, c, true)))
+            .map(|c| {
+                s.spawn(move || match o.worker_window {
+                    1 => classic_worker(crew, c, true),
+                    k => pipelined_worker(crew, c, k, true),
+                })
+            })
             .collect();
         let ch: Vec<_> = (0..o.clients)
             .map(|_| s.spawn(|| sync_client(o, &tickets, deadline, &barrier)))
@@ -1172,9 +1298,10 @@ fn run_sync(o: &Opts) -> Res<String> {
         lat.merge(p.lat);
     }
     Ok(format!(
-        "{} jobs={jobs} clients={} workers={workers} size={} secs={secs:.3} rate={} sleeps={sleeps}{}",
+        "{} jobs={jobs} clients={} workers={workers} worker_window={} size={} secs={secs:.3} rate={} sleeps={sleeps}{}",
         o.result_head(),
         o.clients,
+        o.worker_window,
         o.size,
         rate(jobs, secs),
         lat.summary()
