@@ -200,3 +200,120 @@ fn timers_fire_on_the_socket_layer_when_the_core_has_no_timer_thread() {
     assert_eq!(t, JOB_ASSIGN);
     assert!(d.ends_with(b"\0f\0data"));
 }
+
+const WORK_COMPLETE: u32 = 13;
+const NO_JOB: u32 = 10;
+
+#[test]
+fn a_result_sent_during_a_held_grab_is_answered_at_once() {
+    // The worker's held GRAB ends (NO_JOB) when more requests come, so its WORK_COMPLETE is not
+    // stuck behind its own GRAB for the whole hold.
+    let server = Server::new(Config {
+        handle_prefix: "H:t".into(),
+        ..Config::default()
+    });
+    let net = NetConfig {
+        // Long enough that only ending the hold early answers within the reads' timeouts.
+        grab_hold: Duration::from_secs(30),
+        ..NetConfig::default()
+    };
+    let n = Network::start(server, net).unwrap();
+    let (_, addr) = n.listen_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+    let mut w = connect(addr);
+    let mut c = connect(addr);
+    w.req(CAN_DO, &[b"f"]);
+    c.req(SUBMIT_JOB_BG, &[b"f", b"", b"one"]);
+    assert_eq!(c.read().0, JOB_CREATED);
+    w.req(GRAB_JOB, &[]);
+    let (t, assigned) = w.read();
+    assert_eq!(t, JOB_ASSIGN);
+    let handle = assigned.split(|b| *b == 0).next().unwrap().to_vec();
+    // A pipelining worker: the next GRAB goes out before the result.
+    w.req(GRAB_JOB, &[]);
+    w.req(WORK_COMPLETE, &[&handle, b""]);
+    assert_eq!(w.read().0, NO_JOB, "the held GRAB ends when input comes");
+    w.echo_round_trip();
+    assert!(n.server().wait_idle(T).unwrap(), "the result was taken");
+}
+
+#[test]
+fn a_pipelining_worker_under_a_synchronous_load_is_always_woken() {
+    // One worker keeping 4 GRAB_JOBs in flight, clients submitting one foreground job at a time.
+    // A hold answered before its wake-up was read left a stale NOOP that the next hold took as
+    // its own, so the count of stale NOOPs only grew, until it swallowed the NOOP of a real
+    // PRE_SLEEP: the worker slept beside queued jobs (7 of 12 one-second runs stalled). Every
+    // read here has a timeout: a stall fails the test.
+    const JOBS: usize = 8000;
+    const CLIENTS: usize = 4;
+    const WINDOW: usize = 4;
+    // The default GRAB hold: the holds are what the stale wake-ups came from.
+    let server = Server::new(Config::default());
+    let n = Network::start(server, NetConfig::default()).unwrap();
+    let (_, addr) = n.listen_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+    // The worker of a pipelining library: after a job it tops its GRABs back up to WINDOW, a
+    // NO_JOB shrinks the window, and once every GRAB came back NO_JOB it sleeps (PRE_SLEEP, wait
+    // for NOOP) and starts again. It writes only once it has read what was already there.
+    let worker = std::thread::spawn(move || {
+        let mut w = connect(addr);
+        w.req(CAN_DO, &[b"f"]);
+        let mut done = 0;
+        let mut out = Vec::new();
+        while done < JOBS {
+            let mut grabs = 0;
+            let mut refill = true;
+            loop {
+                if w.0.buffer().is_empty() {
+                    if refill {
+                        while grabs < WINDOW {
+                            out.extend_from_slice(&pkt(GRAB_JOB, &[]));
+                            grabs += 1;
+                        }
+                        refill = false;
+                    }
+                    if grabs == 0 {
+                        break;
+                    }
+                    w.send(&out);
+                    out.clear();
+                }
+                let (t, d) = w.read();
+                match t {
+                    JOB_ASSIGN => {
+                        grabs -= 1;
+                        let handle = d.split(|b| *b == 0).next().unwrap().to_vec();
+                        out.extend_from_slice(&pkt(WORK_COMPLETE, &[&handle, b"r"]));
+                        done += 1;
+                        refill = done < JOBS;
+                    }
+                    NO_JOB => grabs -= 1,
+                    // A NOOP of an earlier sleep may come after the worker grabbed again.
+                    NOOP => {}
+                    other => panic!("unexpected packet {other}"),
+                }
+            }
+            w.send(&out);
+            out.clear();
+            if done == JOBS {
+                break;
+            }
+            w.req(PRE_SLEEP, &[]);
+            assert_eq!(w.read().0, NOOP, "woken while jobs wait");
+        }
+    });
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = connect(addr);
+                for i in 0..JOBS / CLIENTS {
+                    c.req(7, &[b"f", b"", format!("{i}").as_bytes()]);
+                    assert_eq!(c.read().0, JOB_CREATED);
+                    assert_eq!(c.read().0, 13, "the job's WORK_COMPLETE");
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().expect("every job finished: no stalled worker");
+    }
+    worker.join().unwrap();
+}

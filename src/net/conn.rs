@@ -448,10 +448,17 @@ impl<'a> State<'a> {
     fn answer(&mut self, fresh: &[u8], events: &mut Vec<Event>, out: &mut Vec<u8>) -> bool {
         let mut fresh = Some(fresh);
         loop {
-            // 0. A held GRAB is answered first: a job, or NO_JOB once the hold is over.
+            // 0. A held GRAB is answered first: a job, or NO_JOB once the hold is over, or at
+            // once when more requests came meanwhile (a pipelining worker's results must not wait
+            // behind its own held GRAB; the worker is not idle, so `idle` stays as it is).
             if let Some(held) = self.parked {
+                let more_input = fresh.is_some_and(|f| !f.is_empty()) || self.input.has_frame();
                 let answered = match self.conn.grab(held.kind, out) {
                     Ok(true) => true,
+                    Ok(false) if more_input => {
+                        p::encode_no_job(out);
+                        true
+                    }
                     Ok(false) if Instant::now() >= held.until => {
                         p::encode_no_job(out);
                         self.idle = true;
@@ -511,13 +518,16 @@ impl<'a> State<'a> {
             let mut retry_grab = false;
             for ev in events.iter() {
                 if *ev == Event::Noop {
+                    // An earlier hold's wake-up first: NOOPs are alike, and giving this one to the
+                    // current hold would leave the count too high for good, until it swallowed
+                    // the NOOP of a real PRE_SLEEP and the worker slept beside a queued job.
+                    if self.stale_noops > 0 {
+                        self.stale_noops -= 1;
+                        continue;
+                    }
                     if let Some(held) = self.parked.as_mut() {
                         held.noop_taken = true;
                         retry_grab = true;
-                        continue;
-                    }
-                    if self.stale_noops > 0 {
-                        self.stale_noops -= 1;
                         continue;
                     }
                 }
