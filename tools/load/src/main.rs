@@ -3,9 +3,11 @@
 //! published, so `cargo install gearlet` does not install it. Build it with
 //! `cargo build --release -p gearlet-load` (→ `target/release/gearlet-load`).
 //!
-//! Only std and [`gearlet::protocol`]: blocking sockets and plain threads, so that what is measured
+//! std and [`gearlet::protocol`]: blocking sockets and plain threads, so that what is measured
 //! is the server and not an async runtime, and so that the wire bytes come from the same codec the
-//! server uses. Every socket read and write has a hard timeout (`--timeout`, default 30 s) and
+//! server uses. The one exception is `sync`'s default engine (`sync_loop.rs`), which runs every
+//! peer as a task of one tokio thread, so that hundreds of peers cost one core, not hundreds of
+//! threads. Every socket read and write has a hard timeout (`--timeout`, default 30 s) and
 //! every mode has a bounded job count (or a bounded duration), so a stuck server ends a run with
 //! an error instead of hanging the benchmark.
 //!
