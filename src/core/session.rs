@@ -173,6 +173,9 @@ pub(crate) struct SessionShared {
     /// something else, the wake-up is passed on to another sleeper of that function (a leaf lock,
     /// taken under the function's lock by whoever wakes).
     pub wake_origin: Mutex<Option<Arc<Function>>>,
+    /// Whether `wake_origin` may hold something: lets the common grab (no wake-up pending) skip
+    /// the lock with one load.
+    pub origin_set: AtomicBool,
     /// Most bytes of undelivered events before the session is cut off (`Config::max_client_backlog`).
     pub max_backlog: usize,
     pub info: Mutex<(PeerInfo, Option<Box<[u8]>>)>,
@@ -192,6 +195,7 @@ impl SessionShared {
             sleeping: AtomicBool::new(false),
             sleep_seq: AtomicU64::new(0),
             wake_origin: Mutex::new(None),
+            origin_set: AtomicBool::new(false),
             max_backlog,
             info: Mutex::new((info, None)),
             worker: Mutex::new(WorkerState::default()),
@@ -234,6 +238,15 @@ impl SessionShared {
         mb.waker.take()
     }
 
+    /// Takes the function whose job woke it, if a wake-up is pending.
+    pub fn take_wake_origin(&self) -> Option<Arc<Function>> {
+        if !self.origin_set.load(Ordering::Acquire) {
+            return None;
+        }
+        self.origin_set.store(false, Ordering::Relaxed);
+        self.wake_origin.lock().take()
+    }
+
     /// Whether it is asleep in sleep number `seq`.
     pub fn asleep_in(&self, seq: u64) -> bool {
         self.sleeping.load(Ordering::Acquire) && self.sleep_seq.load(Ordering::Acquire) == seq
@@ -244,6 +257,7 @@ impl SessionShared {
     pub fn wake(&self, origin: Option<&Arc<Function>>, wakers: &mut Vec<Waker>) -> bool {
         if self.sleeping.swap(false, Ordering::AcqRel) {
             *self.wake_origin.lock() = origin.cloned();
+            self.origin_set.store(true, Ordering::Release);
             wakers.extend(self.deliver(Event::Noop));
             true
         } else {
@@ -519,10 +533,20 @@ impl Session {
     /// functions, round-robin between functions within a priority.
     pub fn grab(&self) -> Result<Option<Assignment>> {
         self.check()?;
-        Ok(self
-            .inner
-            .grab(&self.shared)
-            .map(|(job, workload)| Assignment { job, workload }))
+        Ok(self.inner.grab_with(&self.shared, |job, bytes| Assignment {
+            job: job.clone(),
+            workload: bytes.clone(),
+        }))
+    }
+
+    /// GRAB_JOB for the socket layer: `read` gets the job and its bytes (see `Job::workload_of`)
+    /// under the job's lock, to encode the assignment without owning a copy of the workload.
+    pub(crate) fn grab_with<R>(
+        &self,
+        read: impl FnOnce(&Arc<Job>, &Bytes) -> R,
+    ) -> Result<Option<R>> {
+        self.check()?;
+        Ok(self.inner.grab_with(&self.shared, read))
     }
 
     /// PRE_SLEEP: if a job is runnable now, a NOOP is queued at once; otherwise the session is

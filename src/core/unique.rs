@@ -101,17 +101,19 @@ impl Uniques {
         if key.kind == UniqueKind::None {
             return None;
         }
-        // Candidates first (almost always one), keys compared after the shard is released:
-        // they live behind each job's lock (module docs).
-        let candidates = self.candidates(key, |j| Arc::ptr_eq(&j.func, func));
-        candidates.into_iter().find(|j| {
+        // Candidates first (almost always none or one), keys compared after the shard is
+        // released: they live behind each job's lock (module docs).
+        let matches = |j: &Arc<Job>| {
             let js = j.state.lock();
             let stored = match key.kind {
                 UniqueKind::Data => j.workload_of(&js.bytes),
                 _ => j.unique_of(&js.bytes),
             };
             stored == key.bytes
-        })
+        };
+        self.candidates(key, |j| Arc::ptr_eq(&j.func, func))
+            .into_iter()
+            .find(matches)
     }
 
     /// Any live job with this explicit unique, whatever its function (GET_STATUS_UNIQUE).
@@ -128,13 +130,15 @@ impl Uniques {
     }
 
     /// The jobs of the key's shard whose hash and kind match it and that `same` accepts.
-    fn candidates(&self, key: &UniqueKey<'_>, same: impl Fn(&Arc<Job>) -> bool) -> Vec<Arc<Job>> {
-        self.shard(key.hash)
-            .lock()
-            .iter_hash(spread(key.hash))
-            .filter(|j| j.ukind() == key.kind && j.uhash() == key.hash && same(j))
-            .cloned()
-            .collect()
+    fn candidates(&self, key: &UniqueKey<'_>, same: impl Fn(&Arc<Job>) -> bool) -> Candidates {
+        let mut out = Candidates::default();
+        let t = self.shard(key.hash).lock();
+        for j in t.iter_hash(spread(key.hash)) {
+            if j.ukind() == key.kind && j.uhash() == key.hash && same(j) {
+                out.push(j.clone());
+            }
+        }
+        out
     }
 
     /// Adds a new job that has a unique key. The caller holds its function's lock.
@@ -172,5 +176,32 @@ impl Uniques {
             let len = t.len();
             t.shrink_to(len, |j| spread(j.uhash()));
         }
+    }
+}
+
+/// Jobs whose 32-bit key hash matches: almost always none or one, so the first is kept inline and
+/// only a collision allocates (every submission with a unique looks for them).
+#[derive(Default)]
+struct Candidates {
+    first: Option<Arc<Job>>,
+    more: Vec<Arc<Job>>,
+}
+
+impl Candidates {
+    fn push(&mut self, j: Arc<Job>) {
+        if self.first.is_none() {
+            self.first = Some(j);
+        } else {
+            self.more.push(j);
+        }
+    }
+}
+
+impl IntoIterator for Candidates {
+    type Item = Arc<Job>;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<Arc<Job>>, std::vec::IntoIter<Arc<Job>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.more)
     }
 }

@@ -25,10 +25,10 @@ const READ_CHUNK: usize = 64 * 1024;
 pub const WRITE_HIGH_WATER: usize = 4 * 1024 * 1024;
 /// Events taken from the mailbox per pass, so one busy client cannot starve the socket.
 const EVENT_BATCH: usize = 1024;
-/// Requests answered per turn before the task yields to the other connections of its I/O thread:
+/// Requests answered per turn before the task yields to the other connections of its I/O thread
 /// a pipelined burst (64 KiB of GRAB_JOBs is 5,000 requests, each scanning up to
 /// `Config::max_abilities` functions) must not hold the thread for the whole burst.
-const FRAMES_PER_TURN: usize = 256;
+const FRAMES_PER_TURN: usize = 1024;
 /// A list view is formatted this much per turn; between turns the thread serves its other
 /// connections.
 const ADMIN_CHUNK: usize = 128 * 1024;

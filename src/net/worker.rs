@@ -90,19 +90,19 @@ impl Peer {
 
     /// Takes the next job for this worker and writes its JOB_ASSIGN*; false if there is none.
     pub fn grab(&self, kind: GrabKind, out: &mut Vec<u8>) -> crate::core::Result<bool> {
-        let Some(a) = self.session.grab()? else {
-            return Ok(false);
-        };
         let mut h = Vec::with_capacity(64);
-        self.handle_bytes(&mut h, a.job());
-        match (kind, a.reducer()) {
-            (GrabKind::Plain, _) => p::encode_job_assign(out, &h, a.function(), a.workload()),
-            (GrabKind::All, Some(r)) => {
-                p::encode_job_assign_all(out, &h, a.function(), a.unique(), r, a.workload())
+        let encoded = self.session.grab_with(|job, bytes| {
+            self.handle_bytes(&mut h, job.id);
+            let (func, workload) = (&job.func.name[..], job.workload_of(bytes));
+            match (kind, job.reducer.as_deref()) {
+                (GrabKind::Plain, _) => p::encode_job_assign(out, &h, func, workload),
+                (GrabKind::All, Some(r)) => {
+                    p::encode_job_assign_all(out, &h, func, job.unique_of(bytes), r, workload)
+                }
+                _ => p::encode_job_assign_uniq(out, &h, func, job.unique_of(bytes), workload),
             }
-            _ => p::encode_job_assign_uniq(out, &h, a.function(), a.unique(), a.workload()),
-        }
-        Ok(true)
+        })?;
+        Ok(encoded.is_some())
     }
 
     fn work(

@@ -144,7 +144,7 @@ impl Inner {
             mb.waker = None;
         }
         s.sleeping.store(false, Ordering::SeqCst);
-        s.wake_origin.lock().take();
+        s.take_wake_origin();
         let (abilities, held) = {
             let mut w = s.worker.lock();
             (w.take_abilities(), w.held.take_all())

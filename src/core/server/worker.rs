@@ -75,22 +75,29 @@ impl Inner {
     }
 
     /// Takes the next job for this worker: high priority before normal before low across its
-    /// functions, round-robin among its functions within a priority. Returns the job and its
-    /// workload (the assignment's own reference: the job's is freed when it ends).
-    pub(crate) fn grab(&self, s: &Arc<SessionShared>) -> Option<(Arc<Job>, Bytes)> {
+    /// functions, round-robin among its functions within a priority, and hands it to `read` with
+    /// its bytes (workload and unique), under the job's lock and no other: the socket layer
+    /// encodes its JOB_ASSIGN straight from them, where an owned copy of the workload would cost
+    /// an allocation per job. `read` must not block or take locks. None if there is no job (or
+    /// the one taken was cancelled before it could be read).
+    pub(crate) fn grab_with<R>(
+        &self,
+        s: &Arc<SessionShared>,
+        read: impl FnOnce(&Arc<Job>, &Bytes) -> R,
+    ) -> Option<R> {
         // The function whose job woke this worker, if one did: the wake-up was meant for that
         // job, so if this grab takes another, it is passed on (see `pass_wakeup`).
-        let origin = s.wake_origin.lock().take();
+        let origin = s.take_wake_origin();
         let taken = self.grab_inner(s);
         if let Some(o) = origin {
-            if !taken
-                .as_ref()
-                .is_some_and(|(j, _)| Arc::ptr_eq(&j.func, &o))
-            {
+            if !taken.as_ref().is_some_and(|j| Arc::ptr_eq(&j.func, &o)) {
                 self.pass_wakeup(&o);
             }
         }
-        taken
+        let job = taken?;
+        let js = job.state.lock();
+        // A cancel between the two critical sections took its bytes: nothing to hand out.
+        (job.phase() == Phase::Running).then(|| read(&job, &js.bytes))
     }
 
     /// A worker woken for a job of `f` did not take it: wake another sleeper of `f` if its jobs
@@ -107,7 +114,7 @@ impl Inner {
         wake_all(wakers);
     }
 
-    pub(super) fn grab_inner(&self, s: &Arc<SessionShared>) -> Option<(Arc<Job>, Bytes)> {
+    pub(super) fn grab_inner(&self, s: &Arc<SessionShared>) -> Option<Arc<Job>> {
         let mut w = s.worker.lock();
         let n = w.abilities.len();
         let mut wakers = Vec::new();
@@ -125,7 +132,7 @@ impl Inner {
                 };
                 a.func.publish(&st, p);
                 job.set_phase(Phase::Running);
-                let bytes = {
+                {
                     let mut js = job.state.lock();
                     js.worker = Some(s.clone());
                     js.attempts += 1;
@@ -140,15 +147,14 @@ impl Inner {
                             &mut wakers,
                         ));
                     }
-                    js.bytes.clone()
-                };
+                }
                 st.running += 1;
                 drop(st);
                 w.held.push(job.clone());
                 w.rr = (idx + 1) % n;
                 drop(w);
                 wake_all(wakers);
-                return Some((job, bytes));
+                return Some(job);
             }
         }
         None
@@ -157,7 +163,7 @@ impl Inner {
     pub(crate) fn pre_sleep(&self, s: &Arc<SessionShared>) {
         // Woken and going back to sleep without a GRAB: the wake-up it got was for a job that may
         // still wait, and its own wake-up below may name another function. Pass it on first.
-        let unused = s.wake_origin.lock().take();
+        let unused = s.take_wake_origin();
         if let Some(o) = unused {
             self.pass_wakeup(&o);
         }
