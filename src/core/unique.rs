@@ -92,8 +92,13 @@ impl Uniques {
         Ok(UniqueKey { kind, bytes, hash })
     }
 
+    /// The shard of a key: bits 32 and up of the table hash, which no table of this size uses
+    /// for its bucket index (low bits) or its control tags (top 7 bits). Taking the low bits of
+    /// the key's hash instead made every key of a shard land in the same 1/64 of its buckets:
+    /// long probes, a submit-and-drain of 600,000 unique jobs 25-50% slower than with one table
+    /// per function.
     fn shard(&self, hash: u32) -> &Mutex<HashTable<Arc<Job>>> {
-        &self.shards[(hash as usize) % SHARDS]
+        &self.shards[((spread(hash) >> 32) as usize) % SHARDS]
     }
 
     /// The live job of `func` with this key. The caller holds `func`'s lock.
