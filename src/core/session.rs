@@ -541,6 +541,7 @@ impl Session {
 
     /// GRAB_JOB for the socket layer: `read` gets the job and its bytes (see `Job::workload_of`)
     /// under the job's lock, to encode the assignment without owning a copy of the workload.
+    #[cfg(feature = "net")]
     pub(crate) fn grab_with<R>(
         &self,
         read: impl FnOnce(&Arc<Job>, &Bytes) -> R,
