@@ -3,6 +3,12 @@
 
 use super::*;
 
+/// What the clients of a job that fails without a worker's word hear (cancelled, out of retries,
+/// dropped).
+const FAILED: WorkEvent = WorkEvent::Fail {
+    from_exception: false,
+};
+
 impl Inner {
     /// Marks a job `Done` and tells its clients, with function and job locks held: out of the
     /// unique index, its deadline gone, its clients no longer waiting on it. The caller has
@@ -61,14 +67,7 @@ impl Inner {
             let limit = self.config.job_retries;
             failed = limit > 0 && js.attempts >= limit;
             if failed {
-                old = self.end_locked(
-                    job,
-                    &mut js,
-                    WorkEvent::Fail {
-                        from_exception: false,
-                    },
-                    &mut wakers,
-                );
+                old = self.end_locked(job, &mut js, FAILED, &mut wakers);
                 drop(js);
                 self.unlink_if_idle(f, &mut st);
             } else {
@@ -113,14 +112,7 @@ impl Inner {
             dropped = js.clients.is_empty() && !js.background && job.phase() == Phase::Queued;
             if dropped {
                 let mut none = Vec::new();
-                old = self.end_locked(
-                    job,
-                    &mut js,
-                    WorkEvent::Fail {
-                        from_exception: false,
-                    },
-                    &mut none,
-                );
+                old = self.end_locked(job, &mut js, FAILED, &mut none);
                 drop(js);
                 let p = job.priority.index();
                 st.forget_queued(p);
@@ -185,14 +177,7 @@ impl Inner {
             }
             worker = js.worker.clone();
             // Done first: the queue sweep that `forget_queued` may run keeps what is not Done.
-            old = self.end_locked(
-                job,
-                &mut js,
-                WorkEvent::Fail {
-                    from_exception: false,
-                },
-                &mut wakers,
-            );
+            old = self.end_locked(job, &mut js, FAILED, &mut wakers);
             drop(js);
             match phase {
                 Phase::Queued => {
