@@ -13,6 +13,7 @@ pub(crate) mod decimal;
 #[cfg(feature = "net")]
 pub mod net;
 pub mod protocol;
+pub mod store;
 pub(crate) mod sync;
 #[doc(hidden)]
 pub mod sys;

@@ -78,6 +78,11 @@ mod imp {
         pub fn notify_all(&self) {
             self.0.notify_all();
         }
+        /// Wakes one waiter.
+        #[inline]
+        pub fn notify_one(&self) {
+            self.0.notify_one();
+        }
     }
 }
 
@@ -143,6 +148,10 @@ mod imp {
         /// Wakes every waiter.
         pub fn notify_all(&self) {
             self.0.notify_all();
+        }
+        /// Wakes one waiter.
+        pub fn notify_one(&self) {
+            self.0.notify_one();
         }
     }
 }

@@ -4,6 +4,7 @@
 use clap::Parser;
 use gearlet::core::{Config, Server};
 use gearlet::net::{AdminAllow, Keepalive, LogLevel, NetConfig, Network, ShutdownRequest};
+use gearlet::store::{Durability, Durable, SqliteOptions, SqliteStore, StoreOptions};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -124,6 +125,59 @@ struct Args {
     /// How long a graceful stop (SIGTERM, SIGINT, `shutdown graceful`) waits for running jobs.
     #[arg(long = "shutdown-timeout", default_value_t = 30)]
     shutdown_timeout: u64,
+    /// Persistent queue type, as gearmand: `libsqlite3` (with --libsqlite3-db). Background jobs
+    /// are stored before they are acknowledged and read back at start.
+    #[arg(short = 'q', long = "queue-type")]
+    queue_type: Option<String>,
+    /// The SQLite file of `-q libsqlite3` (gearmand's option; gearmand's files are read as they are).
+    #[arg(long = "libsqlite3-db")]
+    libsqlite3_db: Option<PathBuf>,
+    /// The table in it.
+    #[arg(long = "libsqlite3-table", default_value = "gearman_queue")]
+    libsqlite3_table: String,
+    /// Short for `-q libsqlite3 --libsqlite3-db FILE`.
+    #[arg(long = "store")]
+    store: Option<PathBuf>,
+    /// gearmand's meaning: write queued background jobs only at a clean stop, nothing per job
+    /// (a crash or kill -9 loses every job submitted since the start).
+    #[arg(long = "store-queue-on-shutdown")]
+    store_queue_on_shutdown: bool,
+    /// What a commit promises: `full` (an acknowledged job survives a power cut: fsync per
+    /// commit) or `os` (it survives the process dying, not the machine losing power).
+    #[arg(long = "store-durability", default_value = "full")]
+    store_durability: String,
+}
+
+/// Opens the store the flags ask for, if any.
+fn open_store(args: &Args) -> Result<Option<SqliteStore>, Box<dyn std::error::Error>> {
+    let path = match (&args.queue_type, &args.store) {
+        (None, None) => {
+            if args.libsqlite3_db.is_some() {
+                return Err("--libsqlite3-db needs -q libsqlite3".into());
+            }
+            return Ok(None);
+        }
+        (Some(q), _) if q != "libsqlite3" && q != "sqlite" => {
+            return Err(format!("queue type {q:?} is not supported (libsqlite3 is)").into())
+        }
+        (Some(_), Some(_)) if args.libsqlite3_db.is_some() => {
+            return Err("give --store or --libsqlite3-db, not both".into())
+        }
+        (_, Some(p)) => p.clone(),
+        (Some(_), None) => args
+            .libsqlite3_db
+            .clone()
+            .ok_or("-q libsqlite3 needs --libsqlite3-db FILE")?,
+    };
+    let durability: Durability = args
+        .store_durability
+        .parse()
+        .map_err(|e| format!("--store-durability: {e}"))?;
+    let opts = SqliteOptions {
+        table: args.libsqlite3_table.clone(),
+        durability,
+    };
+    Ok(Some(SqliteStore::open(&path, opts)?))
 }
 
 const LEVELS: [&str; 8] = [
@@ -231,7 +285,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         ..Config::default()
     };
     config.exceptions_default = args.exceptions;
-    if let Some(p) = args.job_handle_prefix {
+    if let Some(p) = args.job_handle_prefix.clone() {
         config.handle_prefix = p;
     }
     let _ = args.round_robin;
@@ -280,6 +334,36 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let signals = Signals::install()?;
     let server = Server::new(config);
+    // The store's jobs are queued again before anything listens.
+    let durable = match open_store(&args)? {
+        Some(store) => {
+            let opts = StoreOptions {
+                queue_on_shutdown: args.store_queue_on_shutdown,
+            };
+            let (d, report) = Durable::attach(&server, Box::new(store), opts)?;
+            log.write(
+                "INFO",
+                &format!(
+                    "store {}: {} jobs read back in {} ms",
+                    d.describe(),
+                    report.restored,
+                    report.elapsed.as_millis()
+                ),
+            );
+            if report.skipped > 0 {
+                log.write(
+                    "WARNING",
+                    &format!(
+                        "store: {} rows could not be queued and stay in the store (first: {})",
+                        report.skipped,
+                        report.first_skip.as_deref().unwrap_or("")
+                    ),
+                );
+            }
+            Some(d)
+        }
+        None => None,
+    };
     let network = Network::start(server, net_config)?;
     let mut bound = Vec::new();
     for a in &addrs {
@@ -327,6 +411,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         signals.wait_for_stop(&network, &log, Duration::from_secs(args.shutdown_timeout));
     log.write("INFO", "stopping");
     network.shutdown(deadline);
+    if let Some(d) = durable {
+        // Pending writes (and with --store-queue-on-shutdown, the whole queue) before exiting.
+        d.close();
+    }
     if let Some(p) = &args.pid_file {
         let _ = std::fs::remove_file(p);
     }

@@ -74,6 +74,8 @@ pub(crate) enum AdminRow<'a> {
         retries: u32,
         /// Its unique (empty for none).
         unique: &'a [u8],
+        /// The durable store holds it.
+        persisted: bool,
     },
 }
 
@@ -268,6 +270,7 @@ impl AdminStream {
                         id,
                         retries: js.retries,
                         unique: job.unique_of(&js.bytes),
+                        persisted: js.stored == super::journal::Stored::Yes,
                     });
                     drop(js);
                     if !more {

@@ -80,7 +80,7 @@ impl Assignment {
     }
     /// The reducer of a reduce job.
     pub fn reducer(&self) -> Option<&[u8]> {
-        self.job.reducer.as_deref().map(Vec::as_slice)
+        self.job.reducer()
     }
 }
 
@@ -425,7 +425,7 @@ impl WorkerJob {
     }
     /// The reducer of a reduce job.
     pub fn reducer(&self) -> Option<&[u8]> {
-        self.job.reducer.as_deref().map(Vec::as_slice)
+        self.job.reducer()
     }
     /// The job's immutable identity, kept alive independently of this handle: the C ABI returns
     /// pointers into it that must stay valid after the job is completed (which consumes `self`).

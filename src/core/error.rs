@@ -39,6 +39,8 @@ pub enum Error {
     Forked,
     /// The server was reset or stopped while the call waited.
     Closed,
+    /// The durable store could not write the job (the text says why); it was not queued.
+    StoreFailed(std::sync::Arc<str>),
 }
 
 impl Error {
@@ -60,6 +62,7 @@ impl Error {
             Error::JobException(_) => "WORK_EXCEPTION",
             Error::Forked => "FORKED",
             Error::Closed => "SHUTDOWN",
+            Error::StoreFailed(_) => "STORE_FAILED",
         }
     }
 }
@@ -83,6 +86,7 @@ impl fmt::Display for Error {
             Error::JobException(_) => "The job raised an exception",
             Error::Forked => "Handle used in a forked child process",
             Error::Closed => "The server was reset or stopped",
+            Error::StoreFailed(why) => &**why,
         };
         f.write_str(s)
     }

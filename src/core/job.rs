@@ -1,6 +1,7 @@
 //! Jobs and the events they send to waiting clients.
 
 use super::function::Function;
+use super::journal::Stored;
 use super::session::SessionShared;
 use super::timers::TimerKey;
 use super::unique::{UniqueKey, UniqueKind};
@@ -58,24 +59,33 @@ pub(crate) enum Phase {
 pub(crate) struct Job {
     pub id: u64,
     pub func: Arc<Function>,
-    /// Reduce jobs are rare: one pointer here instead of a 16-byte slice on every job.
-    #[allow(clippy::box_collection)]
-    pub reducer: Option<Box<Vec<u8>>>,
+    /// Rare fields (a reducer, a run-at time): one pointer here instead of on every job.
+    extra: Option<Box<JobExtra>>,
     /// 32 bits of the unique key's hash, stored so that removing a job from the unique index
     /// (or resizing it) never has to read and hash the key again.
     uhash: u32,
     ukind: UniqueKind,
-    /// Length of the explicit unique at the end of `JobState::bytes` (at most 64).
+    /// Length of the key at the end of `JobState::bytes`: the explicit unique (at most 64), or
+    /// the key generated for a stored job without one (`journal::GENERATED_KEY`).
     ulen: u8,
     pub priority: Priority,
     phase: AtomicU8,
     pub state: Mutex<JobState>,
 }
 
+/// The rare parts of a job.
+pub(crate) struct JobExtra {
+    pub reducer: Option<Vec<u8>>,
+    /// The Unix time an epoch job was submitted to run at (0: none), kept for the store.
+    pub when: u64,
+}
+
 /// The mutable part of a job.
 pub(crate) struct JobState {
     /// A background submission wants this job: it survives its foreground clients leaving.
     pub background: bool,
+    /// Where it stands with the store (see `journal.rs`).
+    pub stored: Stored,
     /// How many times it was handed to a worker.
     pub attempts: u32,
     /// How many of those attempts were lost (worker gone, ability timeout). `show jobs` RETRIES.
@@ -99,6 +109,7 @@ impl JobState {
     pub fn new(background: bool, bytes: Bytes) -> JobState {
         JobState {
             background,
+            stored: Stored::No,
             attempts: 0,
             retries: 0,
             numerator: 0,
@@ -112,33 +123,47 @@ impl JobState {
 }
 
 impl Job {
-    /// A job in phase `phase`, its `workload` moved into `state` (with the explicit unique
-    /// appended, which costs one copy; a job without one keeps the submitter's buffer).
+    /// A job in phase `phase`, its `workload` moved into `state` with its key appended (which
+    /// costs one copy; a job without one keeps the submitter's buffer). The key is the explicit
+    /// unique, or `store_key` for a stored job whose unique does not identify it.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: u64,
         func: Arc<Function>,
         key: &UniqueKey<'_>,
+        store_key: Option<&[u8]>,
         reducer: Option<&[u8]>,
+        when: u64,
         priority: Priority,
         phase: Phase,
         mut state: JobState,
         workload: Bytes,
     ) -> Job {
-        let ulen = if key.kind == UniqueKind::Explicit {
-            let mut v = Vec::with_capacity(workload.len() + key.bytes.len());
-            v.extend_from_slice(&workload);
-            v.extend_from_slice(key.bytes);
-            state.bytes = Bytes::from(v);
-            key.bytes.len() as u8
-        } else {
+        let tail = match store_key {
+            _ if key.kind == UniqueKind::Explicit => key.bytes,
+            Some(k) => k,
+            None => b"",
+        };
+        let ulen = if tail.is_empty() {
             state.bytes = workload;
             0
+        } else {
+            let mut v = Vec::with_capacity(workload.len() + tail.len());
+            v.extend_from_slice(&workload);
+            v.extend_from_slice(tail);
+            state.bytes = Bytes::from(v);
+            tail.len() as u8
         };
+        let extra = (reducer.is_some() || when != 0).then(|| {
+            Box::new(JobExtra {
+                reducer: reducer.map(<[u8]>::to_vec),
+                when,
+            })
+        });
         Job {
             id,
             func,
-            reducer: reducer.map(|r| Box::new(r.to_vec())),
+            extra,
             uhash: key.hash,
             ukind: key.kind,
             ulen,
@@ -163,6 +188,23 @@ impl Job {
     #[inline]
     pub fn set_phase(&self, p: Phase) {
         self.phase.store(p as u8, Ordering::Release);
+    }
+
+    /// The reducer of a SUBMIT_REDUCE_JOB.
+    pub fn reducer(&self) -> Option<&[u8]> {
+        self.extra.as_ref().and_then(|e| e.reducer.as_deref())
+    }
+
+    /// The Unix time an epoch job was to run at (0: none).
+    pub fn when(&self) -> u64 {
+        self.extra.as_ref().map_or(0, |e| e.when)
+    }
+
+    /// The key its store row is found by, from `bytes` as for `workload_of`: the explicit
+    /// unique, or the generated key.
+    pub fn store_key_of<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
+        let at = bytes.len().saturating_sub(usize::from(self.ulen));
+        &bytes[at..]
     }
 
     #[inline]

@@ -185,6 +185,8 @@ pub(crate) struct SessionShared {
     pub waiting: Mutex<HashMap<u64, Arc<Job>>>,
     pub mailbox: Mutex<Mailbox>,
     pub mail_cv: Condvar,
+    /// Failures of this session's store adds, and the socket task to wake after a commit.
+    pub acks: super::journal::AckSink,
 }
 
 impl SessionShared {
@@ -208,6 +210,7 @@ impl SessionShared {
                 overflowed: false,
             }),
             mail_cv: Condvar::new(),
+            acks: Default::default(),
         }
     }
 
@@ -491,9 +494,47 @@ impl Drop for Session {
 /// The peer operations, as the socket layer, the C ABI and the blocking handles drive them.
 impl Session {
     /// SUBMIT_JOB and its variants. A foreground job's events arrive in this session's mailbox.
+    /// With a durable store attached, a background submission returns once the store has the
+    /// job (or with [`Error::StoreFailed`], the job not queued).
     pub fn submit(&self, req: SubmitRequest<'_>) -> Result<Submitted> {
+        let sub = self.submit_nowait(req)?;
+        self.await_store(sub.ticket)?;
+        Ok(sub)
+    }
+
+    /// `submit` without waiting for the store: the caller waits for `ticket` itself (the socket
+    /// layer holds the JOB_CREATED back).
+    pub(crate) fn submit_nowait(&self, req: SubmitRequest<'_>) -> Result<Submitted> {
         self.check()?;
         self.inner.submit(Some(&self.shared), req)
+    }
+
+    /// Blocks until the store add `ticket` has its outcome.
+    fn await_store(&self, ticket: Option<u64>) -> Result<()> {
+        let (Some(seq), Some(j)) = (ticket, self.inner.journal.get()) else {
+            return Ok(());
+        };
+        j.wait(seq);
+        match self.shared.acks.take_failure(seq) {
+            Some(why) => Err(Error::StoreFailed(why)),
+            None => Ok(()),
+        }
+    }
+
+    /// The outcome of store add `seq`, if it has one: `Some(Err(why))` when it failed. The
+    /// socket task registers `waker` to hear of the next commit.
+    pub(crate) fn store_outcome(&self, seq: u64, waker: Option<&Waker>) -> Option<Result<()>> {
+        let j = self.inner.journal.get()?;
+        if let Some(w) = waker {
+            self.shared.acks.register(w);
+        }
+        if j.durable() < seq {
+            return None;
+        }
+        Some(match self.shared.acks.take_failure(seq) {
+            Some(why) => Err(Error::StoreFailed(why)),
+            None => Ok(()),
+        })
     }
 
     /// SUBMIT_JOB_SCHED: a recurring background job.
@@ -504,9 +545,29 @@ impl Session {
         workload: Bytes,
         schedule: Schedule,
     ) -> Result<u64> {
+        let (id, ticket) = self.submit_schedule_nowait(function, unique, workload, schedule)?;
+        self.await_store(ticket)?;
+        Ok(id)
+    }
+
+    /// `submit_schedule` without waiting for the store (see `submit_nowait`).
+    pub(crate) fn submit_schedule_nowait(
+        &self,
+        function: &[u8],
+        unique: &[u8],
+        workload: Bytes,
+        schedule: Schedule,
+    ) -> Result<(u64, Option<u64>)> {
         self.check()?;
-        self.inner
-            .add_schedule(function, unique, workload, Priority::Normal, schedule)
+        self.inner.add_schedule(
+            Some(&self.shared),
+            function,
+            unique,
+            workload,
+            Priority::Normal,
+            schedule,
+            None,
+        )
     }
 
     /// CAN_DO / CAN_DO_TIMEOUT. Registering again only updates the timeout.

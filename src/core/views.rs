@@ -75,6 +75,8 @@ pub struct JobInfo {
     pub numerator: u32,
     /// Last status denominator.
     pub denominator: u32,
+    /// The durable store holds it (`show jobs` PERSISTED).
+    pub persisted: bool,
 }
 
 /// One function's queues, in serving order, for tests.
@@ -92,4 +94,30 @@ pub struct QueueSnapshot {
     pub running: Vec<JobInfo>,
     /// Epoch jobs waiting for their time.
     pub delayed: Vec<JobInfo>,
+}
+
+/// The store's counters (the admin `show store` line).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Jobs the store holds (committed and not finished).
+    pub stored: u64,
+    /// Batches written.
+    pub commits: u64,
+    /// Adds and removes written in those batches.
+    pub ops: u64,
+    /// Batches that failed.
+    pub failed_commits: u64,
+    /// How long the last batch took, write and flush, in microseconds.
+    pub last_commit_us: u64,
+}
+
+impl StoreStats {
+    /// Mean adds and removes per batch.
+    pub fn mean_batch(&self) -> f64 {
+        if self.commits == 0 {
+            0.0
+        } else {
+            self.ops as f64 / self.commits as f64
+        }
+    }
 }

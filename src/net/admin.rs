@@ -160,6 +160,20 @@ pub(crate) fn admin_begin(
     }
     match cmd {
         AdminCommand::ShowUnknown => out.extend_from_slice(admin::ERR_UNKNOWN_SHOW),
+        AdminCommand::ShowStore => {
+            let (st, engine) = srv
+                .store_stats()
+                .unwrap_or_else(|| (Default::default(), "none".into()));
+            admin::write_store_line(
+                out,
+                st.stored,
+                st.commits,
+                st.mean_batch(),
+                st.last_commit_us,
+                st.failed_commits,
+                engine.as_bytes(),
+            );
+        }
         AdminCommand::MaxQueue { func: None, .. } => {
             out.extend_from_slice(admin::ERR_MAXQUEUE_ARGS)
         }
@@ -264,13 +278,14 @@ pub(crate) fn fill_stream(
                 id,
                 retries,
                 unique,
+                persisted,
             } => {
                 if view == AdminView::Jobs {
                     // IGNORED is always 0: cancelled and dropped jobs leave at once (PROTOCOL.md
-                    // 4.11); PERSISTED is 0: no queue plugin.
+                    // 4.11); PERSISTED is 1 for a job the durable store holds.
                     // The handle goes straight into the reply, then the rest of the line.
                     srv.write_handle(out, id);
-                    admin::write_show_jobs_line(out, b"", retries.into(), false, false);
+                    admin::write_show_jobs_line(out, b"", retries.into(), false, persisted);
                 } else {
                     admin::write_show_unique_line(out, unique);
                 }

@@ -1,7 +1,7 @@
 //! The client family: submissions of every kind, GET_STATUS(_UNIQUE), OPTION_REQ, and the job
 //! events relayed to a waiting client.
 
-use super::handler::{error, Peer};
+use super::handler::{error, AckMark, Peer};
 use crate::core::{Error, Event, Priority, Schedule, SubmitRequest, WorkEvent};
 use crate::protocol::packet::{self as p, PacketType, Request};
 use bytes::Bytes;
@@ -34,7 +34,7 @@ impl Peer {
                     background,
                     ..Default::default()
                 };
-                self.submitted(out, s.submit(r));
+                self.submitted(out, s.submit_nowait(r));
             }
             Request::SubmitEpoch {
                 func,
@@ -52,7 +52,7 @@ impl Peer {
                     when: Some(when),
                     ..Default::default()
                 };
-                self.submitted(out, s.submit(r));
+                self.submitted(out, s.submit_nowait(r));
             }
             Request::SubmitSched {
                 func,
@@ -83,12 +83,12 @@ impl Peer {
                     })
                 })();
                 match sched.and_then(|sc| {
-                    s.submit_schedule(func, unique, Bytes::copy_from_slice(data), sc)
+                    s.submit_schedule_nowait(func, unique, Bytes::copy_from_slice(data), sc)
                 }) {
-                    Ok(id) => {
-                        let mut h = Vec::with_capacity(64);
-                        self.handle_bytes(&mut h, id);
-                        p::encode_job_created(out, &h);
+                    Ok((id, ticket)) => {
+                        let at = out.len();
+                        p::encode_job_created_with(out, |out| self.handle_bytes(out, id));
+                        self.hold_ack(out, at, ticket);
                     }
                     Err(e) => error(out, &e),
                 }
@@ -109,7 +109,7 @@ impl Peer {
                     reducer: Some(reducer).filter(|r| !r.is_empty()),
                     ..Default::default()
                 };
-                self.submitted(out, s.submit(r));
+                self.submitted(out, s.submit_nowait(r));
             }
             Request::GetStatus { handle } => {
                 let st = self.server.job_status(handle).unwrap_or_default();
@@ -153,8 +153,23 @@ impl Peer {
 
     fn submitted(&self, out: &mut Vec<u8>, r: crate::core::Result<crate::core::Submitted>) {
         match r {
-            Ok(sub) => p::encode_job_created_with(out, |out| self.handle_bytes(out, sub.job)),
+            Ok(sub) => {
+                let at = out.len();
+                p::encode_job_created_with(out, |out| self.handle_bytes(out, sub.job));
+                self.hold_ack(out, at, sub.ticket);
+            }
             Err(e) => error(out, &e),
+        }
+    }
+
+    /// Marks the reply just written at `at` to wait for store add `ticket`, if any.
+    fn hold_ack(&self, out: &[u8], at: usize, ticket: Option<u64>) {
+        if let Some(seq) = ticket {
+            self.acks.lock().push(AckMark {
+                at,
+                len: out.len() - at,
+                seq,
+            });
         }
     }
 

@@ -1,7 +1,7 @@
 //! The connection task: read frames, answer them, relay core events, write, with bounded buffers.
 
 use super::admin::fill_stream;
-use super::handler::{Flow, GrabKind, Peer};
+use super::handler::{error, AckMark, Flow, GrabKind, Peer};
 use super::input::InBuf;
 use super::{LogLevel, NetShared};
 use crate::core::admin_stream::AdminStream;
@@ -184,6 +184,7 @@ async fn serve(stream: &Stream, conn: &Peer, net: &Arc<NetShared>) {
             }
         }
         let wbuf_pending = !st.wbuf.is_empty();
+        let held_seq = st.held_marks.front().map(|m| m.seq);
         let woke = std::future::poll_fn(|cx| {
             if closed.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Wake::Closed);
@@ -200,6 +201,11 @@ async fn serve(stream: &Stream, conn: &Peer, net: &Arc<NetShared>) {
             }
             if want_events && conn.session.register_waker(cx.waker()) {
                 return Poll::Ready(Wake::Other);
+            }
+            if let Some(seq) = held_seq {
+                if conn.session.store_outcome(seq, Some(cx.waker())).is_some() {
+                    return Poll::Ready(Wake::Other);
+                }
             }
             if deadline.is_some() {
                 if let Some(t) = timer.as_mut() {
@@ -264,6 +270,11 @@ struct State<'a> {
     admin: Option<AdminStream>,
     /// Requests this turn may still answer (`FRAMES_PER_TURN`).
     budget: usize,
+    /// Replies held back behind a JOB_CREATED whose job the store does not have yet: every
+    /// reply after it waits too, so the peer sees its replies in order.
+    held: Vec<u8>,
+    /// The JOB_CREATEDs in `held` (offsets into it), oldest first.
+    held_marks: std::collections::VecDeque<AckMark>,
 }
 
 impl<'a> State<'a> {
@@ -284,11 +295,17 @@ impl<'a> State<'a> {
             idle: false,
             admin: None,
             budget: FRAMES_PER_TURN,
+            held: Vec::new(),
+            held_marks: std::collections::VecDeque::new(),
         }
     }
 
     fn wants_input(&self) -> bool {
-        !self.closing && !self.eof && self.admin.is_none() && self.wbuf.len() < WRITE_HIGH_WATER
+        !self.closing
+            && !self.eof
+            && self.admin.is_none()
+            && self.wbuf.len() < WRITE_HIGH_WATER
+            && self.held.len() < WRITE_HIGH_WATER
     }
 
     fn wants_events(&self) -> bool {
@@ -338,10 +355,15 @@ impl<'a> State<'a> {
         } else {
             std::mem::take(&mut self.wbuf)
         };
+        if !self.held.is_empty() {
+            self.release_held(&mut out);
+        }
+        let holding_from = (!self.held.is_empty()).then_some(out.len());
         let more_events = self.answer(fresh, events, &mut out);
         if self.dead {
             return Next::Stop;
         }
+        self.hold_back(&mut out, holding_from);
         // Write as much as the socket takes now.
         let mut written = 0;
         while written < out.len() {
@@ -371,7 +393,7 @@ impl<'a> State<'a> {
         if self.closing && !self.wbuf.is_empty() && self.closing_since.is_none() {
             self.closing_since = Some(Instant::now());
         }
-        let done_input = !self.input.has_frame() && self.admin.is_none();
+        let done_input = !self.input.has_frame() && self.admin.is_none() && self.held.is_empty();
         if (self.closing || (self.eof && done_input)) && self.wbuf.is_empty() {
             return Next::Stop;
         }
@@ -391,12 +413,61 @@ impl<'a> State<'a> {
                 }
             }
         }
-        let room = self.wbuf.len() < WRITE_HIGH_WATER;
+        let room = self.wbuf.len() < WRITE_HIGH_WATER && self.held.len() < WRITE_HIGH_WATER;
         let more_input = self.budget == 0 && self.input.has_frame();
         if room && (more_events || more_input || (self.admin.is_some() && self.wbuf.is_empty())) {
             return Next::Yield;
         }
         Next::Wait
+    }
+
+    /// Moves what the store has answered for from `held` to `out`: each JOB_CREATED whose add
+    /// is durable (or an ERROR in its place when the add failed) and the replies before the next
+    /// one still waiting.
+    fn release_held(&mut self, out: &mut Vec<u8>) {
+        let mut from = 0;
+        while let Some(m) = self.held_marks.front().copied() {
+            match self.conn.session.store_outcome(m.seq, None) {
+                None => break,
+                Some(Ok(())) => out.extend_from_slice(&self.held[from..m.at + m.len]),
+                Some(Err(e)) => {
+                    out.extend_from_slice(&self.held[from..m.at]);
+                    error(out, &e);
+                }
+            }
+            from = m.at + m.len;
+            self.held_marks.pop_front();
+        }
+        if self.held_marks.is_empty() {
+            out.extend_from_slice(&self.held[from..]);
+            self.held = Vec::new();
+        } else if from > 0 {
+            self.held.drain(..from);
+            for m in self.held_marks.iter_mut() {
+                m.at -= from;
+            }
+        }
+    }
+
+    /// After a turn's answers: everything from the first JOB_CREATED that waits for the store
+    /// (or, when replies were held already, everything this turn wrote from `holding_from`)
+    /// moves from `out` to `held`.
+    fn hold_back(&mut self, out: &mut Vec<u8>, holding_from: Option<usize>) {
+        let mut marks = std::mem::take(&mut *self.conn.acks.lock());
+        let Some(cut) = holding_from.or_else(|| marks.first().map(|m| m.at)) else {
+            return;
+        };
+        let base = self.held.len();
+        self.held.extend_from_slice(&out[cut..]);
+        out.truncate(cut);
+        for m in marks.drain(..) {
+            self.held_marks.push_back(AckMark {
+                at: m.at - cut + base,
+                ..m
+            });
+        }
+        // Give the scratch its capacity back for the next turn.
+        *self.conn.acks.lock() = marks;
     }
 
     /// The server closes every connection once no job runs (graceful stop), which can be just

@@ -43,6 +43,18 @@ pub(crate) struct Peer {
     pub local_peer: bool,
     /// In `NetConfig::admin_allow` (or no list is set): may use the mutating admin commands.
     pub admin_allowed: bool,
+    /// JOB_CREATEDs written to the reply buffer this turn that must wait for the store (see
+    /// `conn.rs`, which takes them after each turn). Touched by this connection's task alone.
+    pub acks: crate::sync::Mutex<Vec<AckMark>>,
+}
+
+/// A reply in the write buffer that must not reach the peer before store add `seq` is durable:
+/// `len` bytes at offset `at`. If the add fails, an ERROR takes its place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AckMark {
+    pub at: usize,
+    pub len: usize,
+    pub seq: u64,
 }
 
 /// The ERROR a core error becomes on the wire.

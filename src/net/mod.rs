@@ -565,6 +565,7 @@ async fn accept_loop(listener: Listening, server: Server, net: Arc<NetShared>, s
             net: net.clone(),
             local_peer,
             admin_allowed,
+            acks: Default::default(),
         };
         net.connections.fetch_add(1, Ordering::SeqCst);
         let net2 = net.clone();

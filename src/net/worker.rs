@@ -94,7 +94,7 @@ impl Peer {
         let encoded = self.session.grab_with(|job, bytes| {
             self.handle_bytes(&mut h, job.id);
             let (func, workload) = (&job.func.name[..], job.workload_of(bytes));
-            match (kind, job.reducer.as_deref()) {
+            match (kind, job.reducer()) {
                 (GrabKind::Plain, _) => p::encode_job_assign(out, &h, func, workload),
                 (GrabKind::All, Some(r)) => {
                     p::encode_job_assign_all(out, &h, func, job.unique_of(bytes), r, workload)

@@ -97,6 +97,8 @@ pub enum AdminCommand<'a> {
     ShowJobs,
     /// `show unique jobs`: one unique per job.
     ShowUniqueJobs,
+    /// `show store` (gearlet's): the durable store's counters on one line.
+    ShowStore,
     /// `show` with other words: reply [`ERR_UNKNOWN_SHOW`].
     ShowUnknown,
     /// `maxqueue`. `func: None` (no function given) is answered with INVALID_ARGUMENTS
@@ -229,6 +231,8 @@ pub fn parse_admin_line(line: &[u8]) -> AdminCommand<'_> {
             AdminCommand::ShowUniqueJobs
         } else if argc == 2 && is(w1, "jobs") {
             AdminCommand::ShowJobs
+        } else if argc == 2 && is(w1, "store") {
+            AdminCommand::ShowStore
         } else {
             AdminCommand::ShowUnknown
         }
@@ -341,6 +345,28 @@ pub fn write_show_jobs_line(
     out.extend_from_slice(if persisted { b"\t1\n" } else { b"\t0\n" });
 }
 
+/// The `show store` reply: one line of `key=value` fields, `engine=` last (the rest of the
+/// line), then the `.` that ends every list:
+/// `stored=N commits=N mean_batch=N.N last_commit_us=N failed_commits=N engine=TEXT\n.\n`.
+pub fn write_store_line(
+    out: &mut Vec<u8>,
+    stored: u64,
+    commits: u64,
+    mean_batch: f64,
+    last_commit_us: u64,
+    failed_commits: u64,
+    engine: &[u8],
+) {
+    use std::io::Write;
+    let _ = write!(
+        out,
+        "stored={stored} commits={commits} mean_batch={mean_batch:.1} \
+         last_commit_us={last_commit_us} failed_commits={failed_commits} engine="
+    );
+    out.extend_from_slice(engine);
+    out.extend_from_slice(b"\n.\n");
+}
+
 /// `UNIQUE\n`, one `show unique jobs` line (an empty line for a job without unique).
 pub fn write_show_unique_line(out: &mut Vec<u8>, unique: &[u8]) {
     out.extend_from_slice(unique);
@@ -448,6 +474,8 @@ mod tests {
         use AdminCommand::*;
         assert_eq!(parse_admin_line(b"show jobs"), ShowJobs);
         assert_eq!(parse_admin_line(b"SHOW  JOBS\r"), ShowJobs);
+        assert_eq!(parse_admin_line(b"show store"), ShowStore);
+        assert_eq!(parse_admin_line(b"show store x"), ShowUnknown);
         assert_eq!(parse_admin_line(b"show unique jobs"), ShowUniqueJobs);
         assert_eq!(parse_admin_line(b"SHOW Unique JOBS"), ShowUniqueJobs);
         assert_eq!(parse_admin_line(b"show foo"), ShowUnknown);

@@ -5,7 +5,7 @@ use super::*;
 
 /// What the clients of a job that fails without a worker's word hear (cancelled, out of retries,
 /// dropped).
-const FAILED: WorkEvent = WorkEvent::Fail {
+pub(super) const FAILED: WorkEvent = WorkEvent::Fail {
     from_exception: false,
 };
 
@@ -42,6 +42,16 @@ impl Inner {
             self.timers.remove(k);
         }
         self.uniques.remove(job);
+        if matches!(js.stored, Stored::Pending | Stored::Yes) {
+            if let Some(j) = self.journal.get() {
+                if js.stored == Stored::Yes {
+                    j.stats.stored.fetch_sub(1, Ordering::Relaxed);
+                }
+                let at = js.bytes.len() - job.store_key_of(&js.bytes).len();
+                j.remove(FnName::Func(job.func.clone()), js.bytes.slice(at..));
+            }
+            js.stored = Stored::No;
+        }
         std::mem::take(&mut js.bytes)
     }
 

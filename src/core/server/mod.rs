@@ -10,6 +10,7 @@
 use super::config::{Config, MAX_FUNCTION_NAME, MAX_REDUCER, MAX_UNIQUE};
 use super::function::{FuncState, Function};
 use super::job::{atoi_u32, Event, Job, JobState, JobStatus, Phase, Priority, WorkEvent};
+use super::journal::{FnName, Journal, Record, Stored};
 use super::session::{Ability, PeerInfo, Session, SessionShared};
 use super::timers::{TimerKey, TimerKind, Timers};
 use super::unique::{UniqueKey, UniqueKind, Uniques};
@@ -26,6 +27,7 @@ use std::time::{Duration, Instant};
 mod admin;
 mod lifecycle;
 mod schedule;
+mod store;
 mod submit;
 mod time;
 mod views;
@@ -33,6 +35,7 @@ mod worker;
 
 pub use schedule::Schedule;
 pub(crate) use schedule::ScheduleEntry;
+pub(crate) use store::Restore;
 pub use submit::{SubmitRequest, Submitted};
 
 /// Registry shards: functions hash to one of these, so lookups of different functions rarely
@@ -93,6 +96,8 @@ pub(crate) struct Inner {
     idle_gen: AtomicU64,
     /// The deadlines (their own leaf mutex and condition variable; see `timers.rs`).
     pub timers: Arc<Timers>,
+    /// The durable store's journal, once one is attached (see `journal.rs`).
+    pub(crate) journal: std::sync::OnceLock<Arc<Journal>>,
     /// Itself, for the timer thread (which must not keep the server alive).
     me: Weak<Inner>,
 }
@@ -144,6 +149,7 @@ impl Inner {
             idle_waiters: AtomicUsize::new(0),
             idle_gen: AtomicU64::new(0),
             timers: Arc::new(Timers::default()),
+            journal: std::sync::OnceLock::new(),
             me,
         }
     }

@@ -2,6 +2,7 @@
 //! minute that matches.
 
 use super::*;
+use crate::core::journal::{ScheduleRecord, GENERATED_KEY};
 
 /// A cron-style schedule (SUBMIT_JOB_SCHED): each field one value, `None` = any.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -74,17 +75,24 @@ pub(crate) struct ScheduleEntry {
     data: Bytes,
     priority: Priority,
     schedule: Schedule,
+    /// Its row's key, when the store holds it.
+    store_key: Option<Bytes>,
 }
 
 impl Inner {
+    /// Adds a schedule; returns its number and the store add to wait for. `restored` is the
+    /// row key of a schedule read back from the store.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn add_schedule(
         &self,
+        client: Option<&Arc<SessionShared>>,
         function: &[u8],
         unique: &[u8],
         workload: Bytes,
         priority: Priority,
         schedule: Schedule,
-    ) -> Result<u64> {
+        restored: Option<&[u8]>,
+    ) -> Result<(u64, Option<u64>)> {
         Self::check_function_name(function)?;
         if unique.len() > MAX_UNIQUE {
             return Err(Error::UniqueTooLarge);
@@ -97,9 +105,36 @@ impl Inner {
             .next_after(sys::unix_now())
             .ok_or(Error::InvalidArgument("Schedule never matches"))?;
         let id = self.next_job.fetch_add(1, Ordering::Relaxed);
+        let journal = self.journal.get();
+        if journal.is_some_and(|j| j.is_dead()) {
+            return Err(Error::Closed);
+        }
         let mut wakers = Vec::new();
+        let mut ticket = None;
         let mut schedules = self.schedules.lock();
         let timer = self.add_timer(unix_to_instant(next), TimerKind::Schedule(id), &mut wakers);
+        let store_key = match (restored, journal) {
+            (Some(k), _) => Some(Bytes::copy_from_slice(k)),
+            (None, Some(j)) => {
+                let key = j.generate_key();
+                if !j.deferred {
+                    ticket = Some(j.add(
+                        Record::Schedule(Box::new(ScheduleRecord {
+                            id,
+                            key,
+                            function: Bytes::copy_from_slice(function),
+                            unique: Bytes::copy_from_slice(unique),
+                            data: workload.clone(),
+                            priority,
+                            schedule,
+                        })),
+                        client.cloned(),
+                    ));
+                }
+                Some(Bytes::copy_from_slice(&key))
+            }
+            (None, None) => None,
+        };
         schedules.insert(
             id,
             ScheduleEntry {
@@ -109,11 +144,41 @@ impl Inner {
                 data: workload,
                 priority,
                 schedule,
+                store_key,
             },
         );
         drop(schedules);
         wake_all(wakers);
-        Ok(id)
+        Ok((id, ticket))
+    }
+
+    /// The schedules as the store writes them (`--store-queue-on-shutdown`).
+    pub(crate) fn schedule_records(&self) -> Vec<ScheduleRecord> {
+        let s = self.schedules.lock();
+        s.iter()
+            .filter_map(|(id, e)| {
+                let k = e.store_key.as_ref()?;
+                let mut key = [0u8; GENERATED_KEY];
+                (k.len() == GENERATED_KEY).then(|| key.copy_from_slice(k))?;
+                Some(ScheduleRecord {
+                    id: *id,
+                    key,
+                    function: Bytes::copy_from_slice(&e.name),
+                    unique: Bytes::copy_from_slice(&e.unique),
+                    data: e.data.clone(),
+                    priority: e.priority,
+                    schedule: e.schedule,
+                })
+            })
+            .collect()
+    }
+
+    /// Forgets schedule `id` whose store add failed (no row to remove).
+    pub(super) fn drop_schedule(&self, id: u64) {
+        let removed = self.schedules.lock().remove(&id);
+        if let Some(e) = removed {
+            self.timers.remove(e.timer);
+        }
     }
 
     pub(super) fn fire_schedule(&self, id: u64) {
@@ -162,6 +227,9 @@ impl Inner {
         match removed {
             Some(e) => {
                 self.timers.remove(e.timer);
+                if let (Some(k), Some(j)) = (e.store_key, self.journal.get()) {
+                    j.remove(FnName::Owned(Bytes::from(Vec::from(e.name))), k);
+                }
                 true
             }
             None => false,
@@ -181,8 +249,24 @@ impl Server {
         schedule: Schedule,
     ) -> Result<u64> {
         self.check()?;
-        self.inner
-            .add_schedule(function, unique, workload, priority, schedule)
+        // A sink of its own, to hear whether the store took it.
+        let sink = Arc::new(SessionShared::new(0, PeerInfo::default(), false, 0));
+        let (id, ticket) = self.inner.add_schedule(
+            Some(&sink),
+            function,
+            unique,
+            workload,
+            priority,
+            schedule,
+            None,
+        )?;
+        if let (Some(seq), Some(j)) = (ticket, self.inner.journal.get()) {
+            j.wait(seq);
+            if let Some(why) = sink.acks.take_failure(seq) {
+                return Err(Error::StoreFailed(why));
+            }
+        }
+        Ok(id)
     }
 }
 

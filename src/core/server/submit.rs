@@ -30,6 +30,8 @@ pub struct Submitted {
     pub job: u64,
     /// The submission joined an existing job with the same function and unique.
     pub coalesced: bool,
+    /// The store add its acknowledgement waits for (a background job with a store attached).
+    pub(crate) ticket: Option<u64>,
 }
 
 impl Inner {
@@ -49,6 +51,17 @@ impl Inner {
         }
         let key = self.uniques.key(req.unique, &req.workload)?;
         let foreground = client.is_some() && !req.background;
+        let journal = self.journal.get();
+        if let Some(j) = journal {
+            if req.unique.contains(&0) {
+                return Err(Error::InvalidArgument("A unique cannot contain NUL"));
+            }
+            if j.is_dead() {
+                return Err(Error::Closed);
+            }
+        }
+        // Stored before it is acknowledged (and before a worker may take it).
+        let durable = !foreground && journal.is_some_and(|j| !j.deferred);
         let now_unix = req.when.map(|_| sys::unix_now());
         let delay = match (req.when, now_unix) {
             (Some(w), Some(now)) if w > now => Some(Duration::from_secs(w - now)),
@@ -66,8 +79,15 @@ impl Inner {
             }
             if let Some(job) = self.uniques.find(&func, &key) {
                 let mut js = job.state.lock();
-                if req.background || client.is_none() {
+                let mut ticket = None;
+                if !foreground {
                     js.background = true;
+                    if let (true, Some(j)) = (durable, journal) {
+                        if matches!(js.stored, Stored::No | Stored::Pending) {
+                            js.stored = Stored::Pending;
+                            ticket = Some(j.add(Record::Job(job.clone()), client.cloned()));
+                        }
+                    }
                 } else if let Some(c) = client {
                     if !js.clients.iter().any(|x| Arc::ptr_eq(x, c)) {
                         js.clients.push(c.clone());
@@ -77,6 +97,7 @@ impl Inner {
                 return Ok(Submitted {
                     job: job.id,
                     coalesced: true,
+                    ticket,
                 });
             }
             if (req.require_worker || self.config.require_worker) && st.workers == 0 {
@@ -101,7 +122,18 @@ impl Inner {
             if let (true, Some(c)) = (foreground, client) {
                 state.clients.push(c.clone());
             }
-            let phase = if delay.is_some() {
+            // A job the store may hold needs a key its row is found by: its explicit unique, or
+            // one made up (a `-` job too: a background submission may join it later).
+            let gen_key = journal
+                .filter(|_| {
+                    key.kind == UniqueKind::Data || (key.kind == UniqueKind::None && !foreground)
+                })
+                .map(|j| j.generate_key());
+            if durable {
+                state.stored = Stored::Pending;
+            }
+            // A job waiting for the store is `Delayed` with no timer until its commit.
+            let phase = if delay.is_some() || durable {
                 Phase::Delayed
             } else {
                 Phase::Queued
@@ -110,7 +142,13 @@ impl Inner {
                 id,
                 func.clone(),
                 &stored,
+                gen_key.as_ref().map(|k| &k[..]),
                 req.reducer,
+                if delay.is_some() {
+                    req.when.unwrap_or(0)
+                } else {
+                    0
+                },
                 req.priority,
                 phase,
                 state,
@@ -122,6 +160,10 @@ impl Inner {
             if let (true, Some(c)) = (foreground, client) {
                 c.waiting.lock().insert(id, job.clone());
             }
+            let mut ticket = None;
+            if let (true, Some(j)) = (durable, journal) {
+                ticket = Some(j.add(Record::Job(job.clone()), client.cloned()));
+            }
             if let Some(d) = delay {
                 st.delayed += 1;
                 let key = self.add_timer(
@@ -130,6 +172,8 @@ impl Inner {
                     &mut wakers,
                 );
                 job.state.lock().timer = Some(key);
+            } else if durable {
+                st.delayed += 1;
             } else {
                 st.queues[p].push_back(job);
                 st.queued[p] += 1;
@@ -141,6 +185,7 @@ impl Inner {
             return Ok(Submitted {
                 job: id,
                 coalesced: false,
+                ticket,
             });
         }
     }

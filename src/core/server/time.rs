@@ -76,8 +76,15 @@ impl Inner {
         if job.phase() != Phase::Delayed {
             return;
         }
+        {
+            let mut js = job.state.lock();
+            js.timer = None;
+            if js.stored == Stored::Pending {
+                // Its commit queues it.
+                return;
+            }
+        }
         job.set_phase(Phase::Queued);
-        job.state.lock().timer = None;
         st.delayed -= 1;
         let p = job.priority.index();
         st.queues[p].push_back(job.clone());

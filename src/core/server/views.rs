@@ -94,6 +94,12 @@ impl Server {
         Ok(v)
     }
 
+    /// The store's counters and description, when one is attached (`show store`).
+    pub fn store_stats(&self) -> Option<(StoreStats, String)> {
+        let j = self.inner.journal.get()?;
+        Some((j.stats(), j.describe.clone()))
+    }
+
     /// The `show jobs` view: every job the server holds, by job number.
     pub fn jobs(&self) -> Result<Vec<JobInfo>> {
         self.check()?;
@@ -123,6 +129,7 @@ impl Server {
                     retries: js.retries,
                     waiting: js.clients.len(),
                     numerator: js.numerator,
+                    persisted: js.stored == Stored::Yes,
                     denominator: js.denominator,
                 })
             })
