@@ -521,13 +521,19 @@ impl Session {
         }
     }
 
-    /// The outcome of store add `seq`, if it has one: `Some(Err(why))` when it failed. The
-    /// socket task registers `waker` to hear of the next commit.
-    pub(crate) fn store_outcome(&self, seq: u64, waker: Option<&Waker>) -> Option<Result<()>> {
+    /// Whether store add `seq` has its outcome; if not, `waker` is woken after a later commit.
+    pub(crate) fn store_ready(&self, seq: u64, waker: &Waker) -> bool {
+        let Some(j) = self.inner.journal.get() else {
+            return true;
+        };
+        self.shared.acks.register(waker);
+        j.durable() >= seq
+    }
+
+    /// The outcome of store add `seq`, if it has one: `Some(Err(why))` when it failed (taken:
+    /// asked once).
+    pub(crate) fn store_outcome(&self, seq: u64) -> Option<Result<()>> {
         let j = self.inner.journal.get()?;
-        if let Some(w) = waker {
-            self.shared.acks.register(w);
-        }
         if j.durable() < seq {
             return None;
         }

@@ -203,7 +203,7 @@ async fn serve(stream: &Stream, conn: &Peer, net: &Arc<NetShared>) {
                 return Poll::Ready(Wake::Other);
             }
             if let Some(seq) = held_seq {
-                if conn.session.store_outcome(seq, Some(cx.waker())).is_some() {
+                if conn.session.store_ready(seq, cx.waker()) {
                     return Poll::Ready(Wake::Other);
                 }
             }
@@ -427,7 +427,7 @@ impl<'a> State<'a> {
     fn release_held(&mut self, out: &mut Vec<u8>) {
         let mut from = 0;
         while let Some(m) = self.held_marks.front().copied() {
-            match self.conn.session.store_outcome(m.seq, None) {
+            match self.conn.session.store_outcome(m.seq) {
                 None => break,
                 Some(Ok(())) => out.extend_from_slice(&self.held[from..m.at + m.len]),
                 Some(Err(e)) => {
