@@ -4,13 +4,17 @@
 //! holds its workload; and at the end that every waiting client got exactly one terminal event
 //! per job, last.
 
+mod support;
+
 use bytes::Bytes;
 use gearlet::core::*;
+use gearlet::store::{Durable, StoreOptions};
 use proptest::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::mem_store::{Mem, MemStore};
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -134,15 +138,26 @@ struct World {
     /// Foreground jobs each (current) client session waits on.
     waits: Vec<HashSet<u64>>,
     data: Workloads,
+    /// A durable store in memory, when the run has one.
+    store: Option<(Durable, Arc<Mem>)>,
 }
 
 impl World {
-    fn new(retries: u32) -> World {
+    fn new(retries: u32, with_store: bool) -> World {
         let s = Server::new(Config {
             handle_prefix: "H:p".into(),
             job_retries: retries,
             timer_thread: false,
             ..Config::default()
+        });
+        let store = with_store.then(|| {
+            let mem = Arc::new(Mem::default());
+            let ms = MemStore {
+                mem: mem.clone(),
+                tx: Vec::new(),
+            };
+            let (d, _) = Durable::attach(&s, Box::new(ms), StoreOptions::default()).unwrap();
+            (d, mem)
         });
         let clients = (0..3)
             .map(|_| s.session(PeerInfo::default()).unwrap())
@@ -157,6 +172,7 @@ impl World {
             events: vec![HashMap::new(); 3],
             waits: vec![HashSet::new(); 3],
             data: Workloads::default(),
+            store,
         }
     }
 
@@ -373,15 +389,43 @@ impl World {
         assert_eq!(held, running, "running jobs are exactly the held ones");
         // A job with an explicit unique keeps a copy of its workload beside the unique (the
         // submitted buffer is freed at once), so the tracked buffers are those of the others.
+        // With a store, a background job without a unique and a `-` job keep their store key
+        // the same way.
         let tracked = jobs
             .iter()
-            .filter(|j| j.unique.is_empty() || j.unique == "-")
+            .filter(|j| match self.store {
+                None => j.unique.is_empty() || j.unique == "-",
+                Some(_) => j.unique.is_empty() && !j.background,
+            })
             .count();
         assert_eq!(
             self.data.alive(),
             tracked,
             "a workload is held exactly by the jobs that are not finished"
         );
+        // The store holds exactly the background jobs: each once, nothing finished.
+        if let Some((d, mem)) = &self.store {
+            d.sync();
+            let rows = mem.rows();
+            for j in &jobs {
+                assert_eq!(
+                    j.persisted, j.background,
+                    "job {} stored iff background",
+                    j.job
+                );
+                if j.background && !j.unique.is_empty() && j.unique != "-" {
+                    assert!(
+                        rows.iter()
+                            .any(|r| r.function == j.function && r.key == j.unique),
+                        "job {} has no row",
+                        j.job
+                    );
+                }
+            }
+            let stored = jobs.iter().filter(|j| j.persisted).count();
+            assert_eq!(rows.len(), stored, "a row for each stored job and no other");
+            assert_eq!(d.stats().stored, stored as u64, "the stored counter agrees");
+        }
         // The wake-up invariant: no job waits while a worker able to do it sleeps with no
         // wake-up on its way to some worker able to do it.
         for f in &status {
@@ -410,8 +454,28 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..80),
         retries in 0u32..3,
     ) {
-        let mut w = World::new(retries);
-        for o in &ops {
+        run(&ops, retries, false)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// The same with a durable store: after every step the store holds exactly the background
+    /// jobs, and at the end nothing.
+    #[test]
+    fn with_a_store_it_holds_exactly_the_background_jobs(
+        ops in proptest::collection::vec(op(), 1..80),
+        retries in 0u32..3,
+    ) {
+        run(&ops, retries, true)?;
+    }
+}
+
+fn run(ops: &[Op], retries: u32, with_store: bool) -> Result<(), TestCaseError> {
+    {
+        let mut w = World::new(retries, with_store);
+        for o in ops {
             w.apply(o);
             w.check();
         }
@@ -430,7 +494,9 @@ proptest! {
             drain.can_do(f.as_bytes(), None).unwrap();
         }
         while let Some(a) = drain.grab().unwrap() {
-            drain.work_complete(a.job(), Bytes::from_static(b"end")).unwrap();
+            drain
+                .work_complete(a.job(), Bytes::from_static(b"end"))
+                .unwrap();
         }
         w.collect();
         w.check();
@@ -438,7 +504,11 @@ proptest! {
         prop_assert_eq!(w.data.alive(), 0);
         for (waits, per_client) in w.waits.iter().zip(&w.events) {
             for job in waits {
-                prop_assert!(per_client.contains_key(job), "job {} never reported to its client", job);
+                prop_assert!(
+                    per_client.contains_key(job),
+                    "job {} never reported to its client",
+                    job
+                );
             }
             for (job, evs) in per_client {
                 let terminal = evs.iter().filter(|e| e.is_terminal()).count();
@@ -446,5 +516,7 @@ proptest! {
                 prop_assert!(evs.last().unwrap().is_terminal());
             }
         }
+        w.check();
     }
+    Ok(())
 }

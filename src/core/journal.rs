@@ -60,6 +60,8 @@ pub(crate) enum Op {
     },
     /// Delete the row of (function, key).
     Remove { function: FnName, key: Bytes },
+    /// Writes nothing: its `seq` is durable once everything before it is written.
+    Barrier { seq: u64 },
 }
 
 /// A function name in an op: the function itself (jobs), or a copy (schedules, retried removes).
@@ -164,6 +166,21 @@ impl Journal {
             return seq;
         }
         q.ops.push(Op::Add { seq, rec, sink });
+        if q.ops.len() == 1 {
+            self.cv.notify_one();
+        }
+        seq
+    }
+
+    /// Queues a barrier; returns the number to wait for.
+    pub fn barrier(&self) -> u64 {
+        let mut q = self.q.lock();
+        let seq = q.next_seq;
+        q.next_seq += 1;
+        if q.closed && self.dead.load(Ordering::Acquire) {
+            return seq;
+        }
+        q.ops.push(Op::Barrier { seq });
         if q.ops.len() == 1 {
             self.cv.notify_one();
         }

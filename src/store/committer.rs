@@ -124,6 +124,13 @@ impl Durable {
         self.journal.stats()
     }
 
+    /// Blocks until every add and remove journaled before the call is written (or failed):
+    /// after it, the store holds exactly the background jobs the server holds.
+    pub fn sync(&self) {
+        let seq = self.journal.barrier();
+        self.journal.wait(seq);
+    }
+
     /// The store's description (engine and location).
     pub fn describe(&self) -> &str {
         &self.describe
@@ -182,6 +189,7 @@ fn run(server: &Server, journal: &Journal, mut store: Box<dyn Store>) -> Box<dyn
         for op in &ops {
             outcomes.push(match op {
                 Op::Remove { .. } => Outcome::Written,
+                Op::Barrier { .. } => Outcome::Ok,
                 Op::Add { rec, .. } => match rec.read() {
                     Read::Write(s) => {
                         snaps.push(s);
@@ -254,7 +262,7 @@ fn write_batch(
                 });
                 wrote = true;
             }
-            Op::Add { .. } => {}
+            Op::Add { .. } | Op::Barrier { .. } => {}
             Op::Remove { function, key } => {
                 if !adds.is_empty() {
                     store.add(&adds)?;

@@ -61,10 +61,10 @@ impl Server {
         self.check()?;
         let inner = &self.inner;
         let schedules = std::mem::take(&mut *inner.schedules.lock());
-        for e in schedules.values() {
+        for e in schedules.into_values() {
             inner.timers.remove(e.timer);
+            inner.unstore_schedule(e);
         }
-        drop(schedules);
         let sessions: Vec<Arc<SessionShared>> = inner
             .sessions
             .lock()

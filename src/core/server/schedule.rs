@@ -227,12 +227,17 @@ impl Inner {
         match removed {
             Some(e) => {
                 self.timers.remove(e.timer);
-                if let (Some(k), Some(j)) = (e.store_key, self.journal.get()) {
-                    j.remove(FnName::Owned(Bytes::from(Vec::from(e.name))), k);
-                }
+                self.unstore_schedule(e);
                 true
             }
             None => false,
+        }
+    }
+
+    /// Removes a schedule that is gone from the store, if it is there.
+    pub(super) fn unstore_schedule(&self, e: ScheduleEntry) {
+        if let (Some(k), Some(j)) = (e.store_key, self.journal.get()) {
+            j.remove(FnName::Owned(Bytes::from(Vec::from(e.name))), k);
         }
     }
 }

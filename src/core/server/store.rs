@@ -45,6 +45,7 @@ impl Inner {
         let mut written: Vec<Arc<Job>> = Vec::new();
         for (op, outcome) in ops.into_iter().zip(outcomes.iter().copied()) {
             match op {
+                Op::Barrier { seq } => last = seq,
                 Op::Remove { .. } => {
                     if err.is_some() {
                         retry.push(op);
