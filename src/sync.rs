@@ -159,6 +159,31 @@ mod imp {
 pub use imp::*;
 pub use std::sync::{Arc, Weak};
 
+/// The store thread's spawn: a named std thread, or a loom thread inside a model.
+#[cfg(not(loom))]
+pub fn spawn_named<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<JoinHandle<T>> {
+    std::thread::Builder::new().name(name.into()).spawn(f)
+}
+
+/// The store thread's spawn: a named std thread, or a loom thread inside a model.
+#[cfg(loom)]
+pub fn spawn_named<T: Send + 'static>(
+    _name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<JoinHandle<T>> {
+    Ok(loom::thread::spawn(f))
+}
+
+/// A thread's handle, std or loom.
+#[cfg(not(loom))]
+pub type JoinHandle<T> = std::thread::JoinHandle<T>;
+/// A thread's handle, std or loom.
+#[cfg(loom)]
+pub type JoinHandle<T> = loom::thread::JoinHandle<T>;
+
 /// Process-wide statics (the fork counter) need `const` constructors, which loom's atomics lack;
 /// they are not part of any model, so they stay std atomics under loom too.
 pub mod process_global {

@@ -184,3 +184,54 @@ fn two_threads_sharing_one_worker_are_each_woken_for_a_job() {
         assert_eq!(s.job_count(), 0);
     });
 }
+
+/// A store that keeps nothing: the model is about the acknowledgement, not the writing.
+struct NullStore;
+
+impl gearlet::store::Store for NullStore {
+    fn add(
+        &mut self,
+        _: &[gearlet::store::StoredJob<'_>],
+    ) -> Result<(), gearlet::store::StoreError> {
+        Ok(())
+    }
+    fn remove(
+        &mut self,
+        _: &[gearlet::store::StoreKey<'_>],
+    ) -> Result<(), gearlet::store::StoreError> {
+        Ok(())
+    }
+    fn replay(
+        &mut self,
+        _: &mut dyn FnMut(gearlet::store::StoredJob<'_>),
+    ) -> Result<(), gearlet::store::StoreError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_background_submitter_is_always_woken_by_its_commit_and_its_job_is_then_grabbable() {
+    loom::model(|| {
+        let s = server();
+        let (d, _) = gearlet::store::Durable::attach(
+            &s,
+            Box::new(NullStore),
+            gearlet::store::StoreOptions::default(),
+        )
+        .unwrap();
+        let w = session(&s);
+        w.can_do(b"f", None).unwrap();
+        let c = session(&s);
+        let t = thread::spawn(move || {
+            c.submit(SubmitRequest::new("f", "x").background()).unwrap();
+            c
+        });
+        let _c = t.join().unwrap();
+        // Acknowledged means stored and queued: the job is there for the worker.
+        assert!(
+            w.grab().unwrap().is_some(),
+            "acknowledged but not grabbable"
+        );
+        drop(d);
+    });
+}

@@ -4,9 +4,8 @@ use super::{Store, StoreError, StoreKey, StoredJob};
 use crate::core::journal::{Journal, Op, Outcome, Read, Snapshot};
 use crate::core::server::Restore;
 use crate::core::{Server, StoreStats};
-use crate::sync::{Arc, Ordering};
+use crate::sync::{spawn_named, Arc, JoinHandle, Ordering};
 
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How a store is attached.
@@ -104,10 +103,8 @@ impl Durable {
         }
         let describe = journal.describe.clone();
         let (srv, j) = (server.clone(), journal.clone());
-        let thread = std::thread::Builder::new()
-            .name("gearlet-store".into())
-            .spawn(move || run(&srv, &j, store))
-            .map_err(StoreError::from)?;
+        let thread =
+            spawn_named("gearlet-store", move || run(&srv, &j, store)).map_err(StoreError::from)?;
         Ok((
             Durable {
                 server: server.clone(),
