@@ -273,7 +273,7 @@ impl Journal {
     /// Blocks until the add `seq` has its outcome.
     pub fn wait(&self, seq: u64) {
         let mut g = self.done_lock.lock();
-        while self.durable.load(Ordering::Acquire) < seq {
+        while self.durable() < seq {
             g = self.done_cv.wait(g);
         }
     }
@@ -296,6 +296,7 @@ impl AckSink {
     }
 
     /// Registers the waker to be woken after the next commit.
+    #[cfg(feature = "net")]
     pub fn register(&self, w: &Waker) {
         let mut g = self.waker.lock();
         match &*g {

@@ -522,6 +522,7 @@ impl Session {
     }
 
     /// Whether store add `seq` has its outcome; if not, `waker` is woken after a later commit.
+    #[cfg(feature = "net")]
     pub(crate) fn store_ready(&self, seq: u64, waker: &Waker) -> bool {
         let Some(j) = self.inner.journal.get() else {
             return true;
@@ -532,6 +533,7 @@ impl Session {
 
     /// The outcome of store add `seq`, if it has one: `Some(Err(why))` when it failed (taken:
     /// asked once).
+    #[cfg(feature = "net")]
     pub(crate) fn store_outcome(&self, seq: u64) -> Option<Result<()>> {
         let j = self.inner.journal.get()?;
         if j.durable() < seq {
