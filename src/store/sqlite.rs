@@ -13,8 +13,11 @@
 use super::{Store, StoreError, StoreKey, StoredJob};
 use crate::core::{Priority, Schedule};
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
+
+/// Rows per multi-row INSERT.
+const CHUNK: usize = 32;
 
 /// What a commit promises.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -150,6 +153,46 @@ impl SqliteStore {
         })
     }
 
+    /// One INSERT OR REPLACE of `rows` (1 or `CHUNK` of them).
+    fn insert(&mut self, rows: &[StoredJob<'_>]) -> Result<(), StoreError> {
+        let mut sql = format!(
+            "INSERT OR REPLACE INTO {} (unique_key, function_name, priority, data, when_to_run, \
+             gearlet_unique, gearlet_reducer, gearlet_schedule) VALUES ",
+            self.table
+        );
+        for i in 0..rows.len() {
+            sql.push_str(if i == 0 {
+                "(?,?,?,?,?,?,?,?)"
+            } else {
+                ",(?,?,?,?,?,?,?,?)"
+            });
+        }
+        let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let mut scheds = Vec::new();
+        for j in rows {
+            scheds.push(j.schedule.map(|s| sched_text(&s)));
+        }
+        let mut vals: Vec<ToSqlOutput<'_>> = Vec::with_capacity(rows.len() * 8);
+        for (j, sc) in rows.iter().zip(&scheds) {
+            // The unique is stored apart only when the key is not the unique itself.
+            let unique = (j.key != j.unique).then_some(j.unique);
+            vals.push(key_value(j.key));
+            vals.push(text_value(j.function));
+            vals.push(ToSqlOutput::Owned((j.priority as i64).into()));
+            vals.push(blob(Some(j.workload)));
+            vals.push(ToSqlOutput::Owned((j.when as i64).into()));
+            vals.push(blob(unique));
+            vals.push(blob(j.reducer));
+            vals.push(ToSqlOutput::Borrowed(
+                sc.as_deref()
+                    .map_or(ValueRef::Null, |t| ValueRef::Text(t.as_bytes())),
+            ));
+        }
+        let r = st.execute(rusqlite::params_from_iter(vals.iter()));
+        drop(st);
+        r.map(drop).map_err(|e| self.err(e))
+    }
+
     fn err(&self, e: rusqlite::Error) -> StoreError {
         StoreError::new(format!("store file {}: {e}", self.path.display()))
     }
@@ -231,42 +274,30 @@ fn bytes_of<'a>(v: ValueRef<'a>) -> &'a [u8] {
 impl Store for SqliteStore {
     fn add(&mut self, jobs: &[StoredJob<'_>]) -> Result<(), StoreError> {
         self.begin()?;
-        let sql = format!(
-            "INSERT OR REPLACE INTO {} (unique_key, function_name, priority, data, when_to_run, \
-             gearlet_unique, gearlet_reducer, gearlet_schedule) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-            self.table
-        );
-        let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
-        for j in jobs {
-            // The unique is stored apart only when the key is not the unique itself.
-            let unique = (j.key != j.unique).then_some(j.unique);
-            let r = st.execute(params![
-                key_value(j.key),
-                text_value(j.function),
-                j.priority as i64,
-                blob(Some(j.workload)),
-                j.when as i64,
-                blob(unique),
-                blob(j.reducer),
-                j.schedule.map(|s| sched_text(&s)),
-            ]);
-            if let Err(e) = r {
-                drop(st);
-                return Err(self.err(e));
-            }
+        // Rows go in statements of CHUNK rows (one statement's set-up, cursors and commit of
+        // its changes shared by all of them: about a third less work per row than one
+        // statement each), the remainder one by one.
+        let mut chunks = jobs.chunks_exact(CHUNK);
+        for chunk in chunks.by_ref() {
+            self.insert(chunk)?;
+        }
+        for j in chunks.remainder() {
+            self.insert(std::slice::from_ref(j))?;
         }
         Ok(())
     }
 
     fn remove(&mut self, keys: &[StoreKey<'_>]) -> Result<(), StoreError> {
         self.begin()?;
+        // One statement per row: the row-value forms (`IN (VALUES ...)`, a chain of ORs)
+        // measured slower, as SQLite plans them as scans or as many index probes anyway.
         let sql = format!(
             "DELETE FROM {} WHERE unique_key=?1 AND function_name=?2",
             self.table
         );
         let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         for k in keys {
-            if let Err(e) = st.execute(params![key_value(k.key), text_value(k.function)]) {
+            if let Err(e) = st.execute([key_value(k.key), text_value(k.function)]) {
                 drop(st);
                 return Err(self.err(e));
             }
