@@ -146,6 +146,10 @@ struct Args {
     /// commit) or `os` (it survives the process dying, not the machine losing power).
     #[arg(long = "store-durability", default_value = "full")]
     store_durability: String,
+    /// Most megabytes the store file may grow to; past it background submissions get
+    /// `ERROR STORE_FAILED` (as on a full disk) until finished jobs free space. Default: no limit.
+    #[arg(long = "store-max-mb")]
+    store_max_mb: Option<u64>,
 }
 
 /// Opens the store the flags ask for, if any.
@@ -176,6 +180,7 @@ fn open_store(args: &Args) -> Result<Option<SqliteStore>, Box<dyn std::error::Er
     let opts = SqliteOptions {
         table: args.libsqlite3_table.clone(),
         durability,
+        max_bytes: args.store_max_mb.map(|m| m << 20),
     };
     Ok(Some(SqliteStore::open(&path, opts)?))
 }

@@ -50,6 +50,10 @@ pub struct SqliteOptions {
     pub table: String,
     /// What a commit promises.
     pub durability: Durability,
+    /// Most bytes the database file may grow to (SQLite's `max_page_count`); past it a commit
+    /// fails as on a full disk: its submissions get STORE_FAILED and the server goes on. Space
+    /// freed by finished jobs is reused. `None`: no limit but the disk's.
+    pub max_bytes: Option<u64>,
 }
 
 impl Default for SqliteOptions {
@@ -57,6 +61,7 @@ impl Default for SqliteOptions {
         SqliteOptions {
             table: "gearman_queue".into(),
             durability: Durability::Full,
+            max_bytes: None,
         }
     }
 }
@@ -124,6 +129,16 @@ impl SqliteStore {
             t = opts.table
         ))
         .map_err(named)?;
+        if let Some(max) = opts.max_bytes {
+            let page: i64 = conn
+                .query_row("PRAGMA page_size", [], |r| r.get(0))
+                .map_err(named)?;
+            let pages = (max / (page.max(512) as u64)).max(1);
+            // Answers with the limit in force (never below the pages already used).
+            let _: i64 = conn
+                .query_row(&format!("PRAGMA max_page_count={pages}"), [], |r| r.get(0))
+                .map_err(named)?;
+        }
         let mut cols = Vec::new();
         {
             let mut st = conn
