@@ -30,7 +30,13 @@ fn start(extra: &[&str]) -> (Child, u16, mpsc::Receiver<String>) {
             let _ = tx.send(line);
         }
     });
-    let line = rx.recv_timeout(T).expect("a banner on stderr");
+    // Lines before the banner (a store's replay) are skipped.
+    let line = loop {
+        let l = rx.recv_timeout(T).expect("a banner on stderr");
+        if l.contains(" listening on ") {
+            break l;
+        }
+    };
     let port = line
         .split("127.0.0.1:")
         .nth(1)
@@ -192,4 +198,81 @@ fn unix_socket_flag() {
     signal(&child, "-TERM");
     assert!(wait_exit(&mut child).success());
     assert!(!path.exists());
+}
+
+#[test]
+fn store_flags_are_checked_and_a_bad_file_stops_the_start_with_its_name() {
+    let dir = std::env::temp_dir().join(format!("gearlet-bin-store-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let garbage = dir.join("garbage.db");
+    std::fs::write(&garbage, vec![7u8; 4096]).unwrap();
+    let out = bin()
+        .args(["--port", "0", "--store"])
+        .arg(&garbage)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("garbage.db"), "{err}");
+    for (args, says) in [
+        (&["-q", "libsqlite3"][..], "--libsqlite3-db"),
+        (&["-q", "redis"][..], "not supported"),
+        (&["--libsqlite3-db", "x.db"][..], "-q libsqlite3"),
+        (
+            &["--store", "a.db", "--store-durability", "sometimes"][..],
+            "--store-durability",
+        ),
+    ] {
+        let out = bin().args(["--port", "0"]).args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn store_queue_on_shutdown_keeps_the_queue_across_a_clean_stop() {
+    let dir = std::env::temp_dir().join(format!("gearlet-bin-sqos-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("q.db");
+    let db = db.to_str().unwrap();
+    let flags = [
+        "-q",
+        "libsqlite3",
+        "--libsqlite3-db",
+        db,
+        "--store-queue-on-shutdown",
+    ];
+    let (mut child, port, _rx) = start(&flags);
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(T)).unwrap();
+    for u in ["a", "b", "c"] {
+        let data = format!("fn\0{u}\0payload-{u}");
+        let mut p = b"\0REQ".to_vec();
+        p.extend_from_slice(&18u32.to_be_bytes());
+        p.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        p.extend_from_slice(data.as_bytes());
+        c.write_all(&p).unwrap();
+        let mut h = [0u8; 12];
+        c.read_exact(&mut h).unwrap();
+        assert_eq!(
+            u32::from_be_bytes(h[4..8].try_into().unwrap()),
+            8,
+            "JOB_CREATED"
+        );
+        let mut rest = vec![0u8; u32::from_be_bytes(h[8..12].try_into().unwrap()) as usize];
+        c.read_exact(&mut rest).unwrap();
+    }
+    // Nothing is written per job in this mode.
+    assert!(admin(port, "show store\n").starts_with("stored=0 commits=0 "));
+    signal(&child, "-TERM");
+    assert!(wait_exit(&mut child).success());
+    let (mut child, port, _rx) = start(&flags);
+    assert_eq!(admin(port, "status\n"), "fn\t3\t0\t0\n");
+    assert!(admin(port, "show store\n").starts_with("stored=3 "));
+    signal(&child, "-TERM");
+    assert!(wait_exit(&mut child).success());
+    std::fs::remove_dir_all(&dir).unwrap();
 }
