@@ -14,6 +14,9 @@
 //!   registered it is asleep, some session that can do the function has been woken (holds a NOOP
 //!   it has not yet answered with a GRAB that found nothing).
 //!
+//! - with a durable store (one bit of the first byte), after every operation the store holds
+//!   exactly the background jobs: a row for each, none for a foreground or finished job.
+//!
 //! The decoding is hand-written rather than `arbitrary`'s so the same bytes replay identically
 //! from the main crate's tests, which do not depend on `arbitrary`. Running out of input reads
 //! zeros, as `arbitrary::Unstructured` does.
@@ -21,8 +24,46 @@
 use gearlet::core::{
     Config, Error, Event, JobInfo, JobPhase, PeerInfo, Priority, Server, Session, SubmitRequest,
 };
+use gearlet::store::{Durable, Store, StoreError, StoreKey, StoreOptions, StoredJob};
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// Committed rows by (function, key).
+type Rows = Arc<Mutex<HashSet<(Vec<u8>, Vec<u8>)>>>;
+
+/// A store in memory: adds and removes apply at `flush`, in order.
+struct MemStore {
+    rows: Rows,
+    tx: Vec<(bool, Vec<u8>, Vec<u8>)>,
+}
+
+impl Store for MemStore {
+    fn add(&mut self, jobs: &[StoredJob<'_>]) -> Result<(), StoreError> {
+        let rows = jobs.iter().map(|j| (true, j.function.to_vec(), j.key.to_vec()));
+        self.tx.extend(rows);
+        Ok(())
+    }
+    fn remove(&mut self, keys: &[StoreKey<'_>]) -> Result<(), StoreError> {
+        let rows = keys.iter().map(|k| (false, k.function.to_vec(), k.key.to_vec()));
+        self.tx.extend(rows);
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), StoreError> {
+        let mut rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
+        for (add, f, k) in self.tx.drain(..) {
+            if add {
+                rows.insert((f, k));
+            } else {
+                rows.remove(&(f, k));
+            }
+        }
+        Ok(())
+    }
+    fn replay(&mut self, _: &mut dyn FnMut(StoredJob<'_>)) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
 
 const SESSIONS: usize = 4;
 const FUNCS: [&[u8]; 3] = [b"f0", b"f1", b"f2"];
@@ -77,6 +118,7 @@ struct World {
     sessions: Vec<Session>,
     peers: Vec<Peer>,
     epoch_now: u64,
+    store: Option<(Durable, Rows)>,
 }
 
 /// Runs the operations the input encodes, checking every invariant after each.
@@ -91,7 +133,18 @@ pub fn run(data: &[u8]) {
         timer_thread: false,
         ..Config::default()
     });
+    let store = (cfg & 0x20 != 0).then(|| {
+        let rows = Rows::default();
+        let ms = MemStore {
+            rows: rows.clone(),
+            tx: Vec::new(),
+        };
+        let (d, _) =
+            Durable::attach(&server, Box::new(ms), StoreOptions::default()).expect("attach");
+        (d, rows)
+    });
     let mut w = World {
+        store,
         sessions: (0..SESSIONS).map(|_| new_session(&server)).collect(),
         peers: (0..SESSIONS).map(|_| Peer::default()).collect(),
         server,
@@ -449,6 +502,17 @@ impl World {
                     "job {j} left without telling its client"
                 );
             }
+        }
+
+        // The store holds exactly the background jobs.
+        if let Some((d, rows)) = &self.store {
+            d.sync();
+            let rows = rows.lock().unwrap_or_else(|e| e.into_inner());
+            for j in &jobs {
+                assert_eq!(j.persisted, j.background, "job {}: stored iff background", j.job);
+            }
+            let stored = jobs.iter().filter(|j| j.persisted).count();
+            assert_eq!(rows.len(), stored, "a row for each stored job and no other");
         }
 
         // The wake-up rule.
