@@ -236,10 +236,25 @@ impl Journal {
 
     /// The store thread's last word: every later add fails at once, and every waiter returns.
     pub fn set_dead(&self) {
-        {
+        let left = {
             let mut q = self.q.lock();
             q.closed = true;
             self.dead.store(true, Ordering::Release);
+            std::mem::take(&mut q.ops)
+        };
+        // Adds that came after the thread's last batch: nobody will write them.
+        for op in left {
+            if let Op::Add {
+                seq,
+                sink: Some(s),
+                ..
+            } = op
+            {
+                s.acks
+                    .failed
+                    .lock()
+                    .push((seq, Arc::from("The job store is closed")));
+            }
         }
         self.advance(u64::MAX);
     }
