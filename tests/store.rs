@@ -367,3 +367,18 @@ fn a_unique_with_nul_is_refused_with_a_store() {
     let e = c.submit_job(bg("f", "a\0b", "x")).unwrap_err();
     assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
 }
+
+#[test]
+fn after_the_store_is_closed_background_submissions_fail_and_foreground_ones_work() {
+    let mem = Arc::new(Mem::default());
+    let (s, d, _) = attach(&mem);
+    d.close();
+    let c = s.client().unwrap();
+    let e = c.submit_job(bg("f", "late", "x")).unwrap_err();
+    assert_eq!(e, Error::Closed);
+    let w = s.worker().unwrap();
+    w.register("fg").unwrap();
+    let h = c.submit("fg", "x").unwrap();
+    w.grab(T).unwrap().unwrap().complete("y").unwrap();
+    assert_eq!(c.wait(&h, T).unwrap(), Bytes::from("y"));
+}
