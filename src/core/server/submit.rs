@@ -56,7 +56,7 @@ impl Inner {
             if req.unique.contains(&0) {
                 return Err(Error::InvalidArgument("A unique cannot contain NUL"));
             }
-            if j.is_dead() {
+            if j.is_dead() && !foreground {
                 return Err(Error::Closed);
             }
         }
