@@ -6,7 +6,8 @@
 //! function wraps its body in the one panic boundary of `panic.rs`. The rules written in the
 //! header's preamble (cbindgen.toml) and the README are the contract; in short: opaque handles
 //! with `_new`/`_free` pairs, one status enum, out-params written only on success, payloads as
-//! `(const char *data, size_t len)`, every returned buffer freed by a gearlet function.
+//! `(const char *data, size_t len)`, every returned buffer freed by a gearlet function. What a
+//! status cannot say (why a store failed) is the thread's last failure text (`last_error.rs`).
 #![allow(non_camel_case_types)]
 
 pub(crate) mod last_error;

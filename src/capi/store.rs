@@ -105,8 +105,9 @@ pub type gearlet_replay_emit_fn =
 /// batch: `abort` is called (a transactional store rolls back), the batch's jobs are not queued
 /// and their submitters get `GEARLET_STATUS_STORE_FAILED`, and its removes are tried again with
 /// the next batch. Callbacks run one at a time, with no gearlet lock held, but not always on the
-/// same thread; they may block (that delays acknowledgements, nothing else) and must not call
-/// back into the server they store for in a way that waits for the store (a background submit).
+/// same thread; they may block (that delays acknowledgements, nothing else). They must not free
+/// the server they store for, nor make a call that waits for its store (a background submit to
+/// it): that call would wait for the callback that makes it.
 ///
 /// Ownership: see `gearlet_options_set_store_callbacks()`; `free(user)` is called exactly once.
 #[repr(C)]

@@ -8,7 +8,9 @@
  *    use it at once, and what it must not outlive.
  *  - Fallible functions return a gearlet_status; GEARLET_STATUS_OK is 0 and the numbers never
  *    change. gearlet_status_message() turns one into text. Out-params are written only on
- *    GEARLET_STATUS_OK; on any other status they are left as they were.
+ *    GEARLET_STATUS_OK; on any other status they are left as they were. Right after a failing
+ *    call, gearlet_last_error_message() gives its text (per thread; for
+ *    GEARLET_STATUS_STORE_FAILED, what the store reported).
  *  - Arguments come in the order: handle, inputs, outputs. Payloads, names and handles are
  *    (const char *data, size_t len): binary-safe, never NUL-terminated on input; data may be NULL
  *    when len is 0.
@@ -311,8 +313,9 @@ typedef enum gearlet_status (*gearlet_replay_emit_fn)(void *emit_ctx,
 // batch: `abort` is called (a transactional store rolls back), the batch's jobs are not queued
 // and their submitters get `GEARLET_STATUS_STORE_FAILED`, and its removes are tried again with
 // the next batch. Callbacks run one at a time, with no gearlet lock held, but not always on the
-// same thread; they may block (that delays acknowledgements, nothing else) and must not call
-// back into the server they store for in a way that waits for the store (a background submit).
+// same thread; they may block (that delays acknowledgements, nothing else). They must not free
+// the server they store for, nor make a call that waits for its store (a background submit to
+// it): that call would wait for the callback that makes it.
 //
 // Ownership: see `gearlet_options_set_store_callbacks()`; `free(user)` is called exactly once.
 typedef struct gearlet_store_callbacks {
