@@ -600,6 +600,13 @@ enum gearlet_status gearlet_options_set_store_path(struct gearlet_options *optio
 enum gearlet_status gearlet_options_set_store_durability(struct gearlet_options *options,
                                                          int durability);
 
+// The most bytes the SQLite file of `gearlet_options_set_store_path()` may grow to; 0 (the
+// default) means no limit but the disk's. Past it a write fails as on a full disk: its
+// submissions get `GEARLET_STATUS_STORE_FAILED` and the server goes on; space freed by
+// finished jobs is reused.
+enum gearlet_status gearlet_options_set_store_max_bytes(struct gearlet_options *options,
+                                                        uint64_t bytes);
+
 // Non-zero: gearmand's `--store-queue-on-shutdown`. Nothing is written per job (background
 // submissions are acknowledged at once, and a crash loses every job not stored before); the
 // queued background jobs are written when the server is freed. Jobs read back at start stay

@@ -479,3 +479,48 @@ fn store_open_and_replay_failures_fail_server_new_with_a_message() {
     );
     gearlet_options_free(o);
 }
+
+#[test]
+fn a_full_sqlite_store_fails_the_submission_and_the_server_goes_on() {
+    let dir = std::env::temp_dir().join(format!("gearlet-capi-full-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("q.db");
+    let db = db.to_str().unwrap();
+    let mut o = null_mut();
+    assert_eq!(gearlet_options_new(&mut o), gearlet_status::Ok);
+    assert_eq!(
+        gearlet_options_set_store_path(o, db.as_ptr().cast(), db.len()),
+        gearlet_status::Ok
+    );
+    // As small as it gets: the pages the empty table needs.
+    assert_eq!(
+        gearlet_options_set_store_max_bytes(o, 1),
+        gearlet_status::Ok
+    );
+    let mut s = null_mut();
+    assert_eq!(gearlet_server_new(o, &mut s), gearlet_status::Ok);
+    gearlet_options_free(o);
+    let mut c = null_mut();
+    assert_eq!(gearlet_client_new(s, &mut c), gearlet_status::Ok);
+    let big = vec![b'x'; 256 << 10];
+    assert_eq!(
+        submit_bg(c, "f", "big", &big, 1),
+        gearlet_status::StoreFailed
+    );
+    let why = text(gearlet_last_error_message());
+    assert!(
+        why.contains("job store failed") && why.contains("full"),
+        "{why}"
+    );
+    let mut n = 1;
+    assert_eq!(gearlet_server_job_count(s, &mut n), gearlet_status::Ok);
+    assert_eq!(n, 0);
+    // Foreground jobs are not stored: the server goes on serving.
+    assert_eq!(
+        gearlet_client_submit(c, c"f".as_ptr(), 1, null(), 0, null(), 0, 1, 0, null_mut()),
+        gearlet_status::Ok
+    );
+    gearlet_client_free(c);
+    gearlet_server_free(s);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -172,6 +172,7 @@ pub struct gearlet_replay_report {
 pub(crate) struct StoreChoice {
     kind: StoreKind,
     durability: Durability,
+    max_bytes: Option<u64>,
     queue_on_shutdown: bool,
 }
 
@@ -211,6 +212,7 @@ impl StoreChoice {
         Ok(StoreChoice {
             kind,
             durability: self.durability,
+            max_bytes: self.max_bytes,
             queue_on_shutdown: self.queue_on_shutdown,
         })
     }
@@ -230,6 +232,7 @@ impl StoreChoice {
             StoreKind::Sqlite(path) => {
                 let opts = SqliteOptions {
                     durability: self.durability,
+                    max_bytes: self.max_bytes,
                     ..SqliteOptions::default()
                 };
                 Box::new(SqliteStore::open(path, opts).map_err(failed)?)
@@ -285,6 +288,23 @@ pub extern "C" fn gearlet_options_set_store_durability(
         };
         with_options(options, |o| {
             o.store.durability = d;
+            Ok(())
+        })
+    }
+}
+
+/// The most bytes the SQLite file of `gearlet_options_set_store_path()` may grow to; 0 (the
+/// default) means no limit but the disk's. Past it a write fails as on a full disk: its
+/// submissions get `GEARLET_STATUS_STORE_FAILED` and the server goes on; space freed by
+/// finished jobs is reused.
+#[no_mangle]
+pub extern "C" fn gearlet_options_set_store_max_bytes(
+    options: *mut gearlet_options,
+    bytes: u64,
+) -> gearlet_status {
+    ffi_boundary! {
+        with_options(options, |o| {
+            o.store.max_bytes = (bytes != 0).then_some(bytes);
             Ok(())
         })
     }

@@ -39,7 +39,8 @@ final class Server
      * Durable background jobs: store (path of a SQLite file, created if missing: background jobs
      * are written there before doBackground() returns, removed when they finish, and queued
      * again by the next Server made with the same path), store_durability ('full', the default,
-     * or 'os'), store_queue_on_shutdown (bool: write only the queue, when the server is freed).
+     * or 'os'), store_max_bytes (int: past it a background job fails as on a full disk),
+     * store_queue_on_shutdown (bool: write only the queue, when the server is freed).
      * A store that cannot be opened throws GearletException with code 32 (STORE_FAILED) and the
      * file and reason in its message.
      *
@@ -71,6 +72,7 @@ final class Server
                     'store_durability' => $ffi->gearlet_options_set_store_durability($opts,
                         self::DURABILITY[$value] ?? throw new GearletException(
                             "store_durability must be 'full' or 'os', not " . var_export($value, true), 3)),
+                    'store_max_bytes' => $ffi->gearlet_options_set_store_max_bytes($opts, (int) $value),
                     'store_queue_on_shutdown' => $ffi->gearlet_options_set_store_queue_on_shutdown($opts, $value ? 1 : 0),
                     default => throw new GearletException("unknown Server option \"$name\""),
                 };

@@ -60,6 +60,9 @@ class Server(Closeable):
             then not queued). One live server per file.
         store_durability: ``"full"`` (default: an acknowledged job survives a power cut) or
             ``"os"`` (it survives the process dying, not the machine losing power; faster).
+        store_max_bytes: the most bytes the file may grow to; past it a background submission
+            raises ``STORE_FAILED`` as on a full disk (the job is not queued) and the server goes
+            on. Space freed by finished jobs is reused.
         store_queue_on_shutdown: write nothing per job, only the queued background jobs when
             the server is closed (gearmand's ``--store-queue-on-shutdown``; a crash loses them).
     """
@@ -78,6 +81,7 @@ class Server(Closeable):
         require_worker: Optional[bool] = None,
         store: "Union[str, os.PathLike[str], None]" = None,
         store_durability: Optional[str] = None,
+        store_max_bytes: Optional[int] = None,
         store_queue_on_shutdown: Optional[bool] = None,
     ) -> None:
         opts_out = ffi.new("gearlet_options **")
@@ -113,6 +117,8 @@ class Server(Closeable):
                                        f"not {store_durability!r}")
                 check(lib.gearlet_options_set_store_durability(
                     opts, _DURABILITY[store_durability]))
+            if store_max_bytes is not None:
+                check(lib.gearlet_options_set_store_max_bytes(opts, store_max_bytes))
             if store_queue_on_shutdown is not None:
                 check(lib.gearlet_options_set_store_queue_on_shutdown(
                     opts, int(store_queue_on_shutdown)))
