@@ -524,3 +524,22 @@ fn a_full_sqlite_store_fails_the_submission_and_the_server_goes_on() {
     gearlet_server_free(s);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_client_outliving_its_server_cannot_store_background_jobs_any_more() {
+    let m = MemStore::default();
+    let s = server_with(&callbacks(sharing(&m)));
+    let mut c = null_mut();
+    assert_eq!(gearlet_client_new(s, &mut c), gearlet_status::Ok);
+    gearlet_server_free(s);
+    assert_eq!(m.frees.load(Ordering::SeqCst), 1);
+    // The store is closed: a background job would not be durable, so it is refused...
+    assert_eq!(submit_bg(c, "f", "u", b"x", 1), gearlet_status::Closed);
+    // ...while in-process foreground work goes on.
+    assert_eq!(
+        gearlet_client_submit(c, c"f".as_ptr(), 1, null(), 0, null(), 0, 1, 0, null_mut()),
+        gearlet_status::Ok
+    );
+    gearlet_client_free(c);
+    assert!(m.rows.lock().unwrap().is_empty());
+}
