@@ -4,8 +4,11 @@
 #![cfg(feature = "capi")]
 
 use gearlet::capi::*;
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
+use std::os::raw::{c_char, c_int, c_void};
 use std::ptr::{null, null_mut};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 fn text(p: *const std::os::raw::c_char) -> &'static str {
     // SAFETY: gearlet_version and gearlet_status_message return static NUL-terminated strings.
@@ -57,7 +60,7 @@ fn every_status_has_its_own_message() {
             assert!(seen.insert(m), "status {s} repeats {m:?}");
         }
     }
-    assert_eq!(seen.len(), 24);
+    assert_eq!(seen.len(), 25);
     assert_eq!(
         text(gearlet_status_message(gearlet_status::Panic as i32)),
         "internal panic in gearlet (a bug)"
@@ -122,4 +125,421 @@ fn checked_in_headers_match_the_generated_ones() {
             "{name} is out of date: run scripts/gen-headers.sh and commit it"
         );
     }
+}
+
+/// A store written against the C callbacks, kept in memory so that a second server can read
+/// back what the first wrote. Shared with the test through `Arc`s.
+#[derive(Default)]
+struct MemStore {
+    rows: Arc<Mutex<Vec<Row>>>,
+    fail_add: Arc<AtomicBool>,
+    aborts: Arc<AtomicUsize>,
+    frees: Arc<AtomicUsize>,
+    error: Option<CString>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Row {
+    function: Vec<u8>,
+    key: Vec<u8>,
+    unique: Vec<u8>,
+    workload: Vec<u8>,
+    priority: c_int,
+}
+
+/// Bytes of a (pointer, len) pair gearlet passed to a callback.
+fn bytes_of(p: *const c_char, len: usize) -> Vec<u8> {
+    if len == 0 {
+        return Vec::new();
+    }
+    // SAFETY: gearlet passes pointers valid for `len` bytes during the callback.
+    unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) }.to_vec()
+}
+
+fn mem(user: *mut c_void) -> &'static mut MemStore {
+    // SAFETY: `user` is the Box<MemStore> made by `callbacks`, freed only by `mem_free`, and
+    // gearlet makes the callbacks one at a time.
+    unsafe { &mut *user.cast::<MemStore>() }
+}
+
+unsafe extern "C" fn mem_add(
+    user: *mut c_void,
+    jobs: *const gearlet_stored_job,
+    n: usize,
+) -> c_int {
+    let m = mem(user);
+    if m.fail_add.load(Ordering::SeqCst) {
+        m.error = Some(CString::new("disk full (test)").unwrap());
+        return 28;
+    }
+    // SAFETY: gearlet passes `n` jobs at `jobs` for the duration of the call.
+    let jobs = unsafe { std::slice::from_raw_parts(jobs, n) };
+    let mut rows = m.rows.lock().unwrap();
+    for j in jobs {
+        let row = Row {
+            function: bytes_of(j.function, j.function_len),
+            key: bytes_of(j.key, j.key_len),
+            unique: bytes_of(j.unique, j.unique_len),
+            workload: bytes_of(j.workload, j.workload_len),
+            priority: j.priority,
+        };
+        rows.retain(|r| (&r.function, &r.key) != (&row.function, &row.key));
+        rows.push(row);
+    }
+    0
+}
+
+unsafe extern "C" fn mem_remove(
+    user: *mut c_void,
+    keys: *const gearlet_store_key,
+    n: usize,
+) -> c_int {
+    // SAFETY: as in `mem_add`.
+    let keys = unsafe { std::slice::from_raw_parts(keys, n) };
+    let mut rows = mem(user).rows.lock().unwrap();
+    for k in keys {
+        let (f, key) = (
+            bytes_of(k.function, k.function_len),
+            bytes_of(k.key, k.key_len),
+        );
+        rows.retain(|r| (&r.function, &r.key) != (&f, &key));
+    }
+    0
+}
+
+unsafe extern "C" fn mem_abort(user: *mut c_void) {
+    mem(user).aborts.fetch_add(1, Ordering::SeqCst);
+}
+
+unsafe extern "C" fn mem_replay(
+    user: *mut c_void,
+    emit: gearlet_replay_emit_fn,
+    ctx: *mut c_void,
+) -> c_int {
+    let rows = mem(user).rows.lock().unwrap().clone();
+    for r in &rows {
+        let job = gearlet_stored_job {
+            function: r.function.as_ptr().cast(),
+            function_len: r.function.len(),
+            key: r.key.as_ptr().cast(),
+            key_len: r.key.len(),
+            unique: r.unique.as_ptr().cast(),
+            unique_len: r.unique.len(),
+            workload: r.workload.as_ptr().cast(),
+            workload_len: r.workload.len(),
+            priority: r.priority,
+            when: 0,
+            reducer: null(),
+            reducer_len: 0,
+            has_schedule: 0,
+            schedule: gearlet_schedule {
+                minute: -1,
+                hour: -1,
+                day_of_month: -1,
+                month: -1,
+                day_of_week: -1,
+            },
+        };
+        // SAFETY: `emit` and `ctx` are what gearlet passed to this replay, used during it.
+        if unsafe { emit(ctx, &job) } != gearlet_status::Ok {
+            return 1;
+        }
+    }
+    0
+}
+
+unsafe extern "C" fn mem_last_error(user: *mut c_void) -> *const c_char {
+    mem(user).error.as_ref().map_or(null(), |e| e.as_ptr())
+}
+
+unsafe extern "C" fn mem_free(user: *mut c_void) {
+    // SAFETY: gearlet calls `free` once, with the pointer `callbacks` boxed.
+    let m = unsafe { Box::from_raw(user.cast::<MemStore>()) };
+    m.frees.fetch_add(1, Ordering::SeqCst);
+}
+
+fn callbacks(m: MemStore) -> gearlet_store_callbacks {
+    gearlet_store_callbacks {
+        user: Box::into_raw(Box::new(m)).cast(),
+        add: Some(mem_add),
+        remove: Some(mem_remove),
+        flush: None,
+        abort: Some(mem_abort),
+        replay: Some(mem_replay),
+        last_error: Some(mem_last_error),
+        free: Some(mem_free),
+    }
+}
+
+/// A MemStore sharing its rows and counters with `m`.
+fn sharing(m: &MemStore) -> MemStore {
+    MemStore {
+        rows: m.rows.clone(),
+        fail_add: m.fail_add.clone(),
+        aborts: m.aborts.clone(),
+        frees: m.frees.clone(),
+        error: None,
+    }
+}
+
+fn server_with(cb: &gearlet_store_callbacks) -> *mut gearlet_server {
+    let mut o = null_mut();
+    assert_eq!(gearlet_options_new(&mut o), gearlet_status::Ok);
+    assert_eq!(
+        gearlet_options_set_store_callbacks(o, cb),
+        gearlet_status::Ok
+    );
+    let mut s = null_mut();
+    assert_eq!(gearlet_server_new(o, &mut s), gearlet_status::Ok);
+    gearlet_options_free(o);
+    s
+}
+
+fn submit_bg(
+    c: *mut gearlet_client,
+    f: &str,
+    unique: &str,
+    data: &[u8],
+    prio: c_int,
+) -> gearlet_status {
+    gearlet_client_submit(
+        c,
+        f.as_ptr().cast(),
+        f.len(),
+        unique.as_ptr().cast(),
+        unique.len(),
+        data.as_ptr().cast(),
+        data.len(),
+        prio,
+        gearlet_submit_flags::Background as u32,
+        null_mut(),
+    )
+}
+
+#[test]
+fn callback_store_keeps_jobs_across_servers_and_reports_failures() {
+    let m = MemStore::default();
+    let s = server_with(&callbacks(sharing(&m)));
+    let mut c = null_mut();
+    assert_eq!(gearlet_client_new(s, &mut c), gearlet_status::Ok);
+    assert_eq!(submit_bg(c, "f", "u1", b"one", 2), gearlet_status::Ok);
+    assert_eq!(submit_bg(c, "f", "", b"t\0wo", 0), gearlet_status::Ok);
+    // Acknowledged means written: the rows are there when submit returns.
+    assert_eq!(m.rows.lock().unwrap().len(), 2);
+
+    m.fail_add.store(true, Ordering::SeqCst);
+    assert_eq!(
+        submit_bg(c, "f", "u3", b"three", 1),
+        gearlet_status::StoreFailed
+    );
+    let why = text(gearlet_last_error_message());
+    assert!(why.contains("disk full (test)"), "{why}");
+    assert!(m.aborts.load(Ordering::SeqCst) >= 1);
+    let mut n = 0;
+    assert_eq!(gearlet_server_job_count(s, &mut n), gearlet_status::Ok);
+    assert_eq!(n, 2, "the failed job is not queued");
+    m.fail_add.store(false, Ordering::SeqCst);
+    assert_eq!(submit_bg(c, "f", "u4", b"four", 1), gearlet_status::Ok);
+
+    gearlet_client_free(c);
+    gearlet_server_free(s);
+    assert_eq!(m.frees.load(Ordering::SeqCst), 1);
+
+    let s = server_with(&callbacks(sharing(&m)));
+    let mut r = gearlet_replay_report::default();
+    assert_eq!(gearlet_server_replay_report(s, &mut r), gearlet_status::Ok);
+    assert_eq!((r.restored, r.skipped), (3, 0));
+    let mut w = null_mut();
+    assert_eq!(gearlet_worker_new(s, &mut w), gearlet_status::Ok);
+    assert_eq!(
+        gearlet_worker_register(w, c"f".as_ptr(), 1, 0),
+        gearlet_status::Ok
+    );
+    // High first, then normal, then low.
+    for (unique, data) in [("", &b"t\0wo"[..]), ("u4", b"four"), ("u1", b"one")] {
+        let mut j = null_mut();
+        assert_eq!(gearlet_worker_grab(w, 0, &mut j), gearlet_status::Ok);
+        let got = |sl: gearlet_slice| bytes_of(sl.data, sl.len);
+        assert_eq!(got(gearlet_job_unique(j)), unique.as_bytes());
+        assert_eq!(got(gearlet_job_workload(j)), data);
+        assert_eq!(gearlet_job_complete(j, null(), 0), gearlet_status::Ok);
+        gearlet_job_free(j);
+    }
+    gearlet_worker_free(w);
+    // Freeing writes the pending removes before `free`.
+    gearlet_server_free(s);
+    assert_eq!(m.frees.load(Ordering::SeqCst), 2);
+    assert!(m.rows.lock().unwrap().is_empty());
+}
+
+#[test]
+fn callback_ownership_free_is_called_exactly_once() {
+    let m = MemStore::default();
+    // Options freed before any server took the callbacks.
+    let mut o = null_mut();
+    assert_eq!(gearlet_options_new(&mut o), gearlet_status::Ok);
+    assert_eq!(
+        gearlet_options_set_store_callbacks(o, &callbacks(sharing(&m))),
+        gearlet_status::Ok
+    );
+    gearlet_options_free(o);
+    assert_eq!(m.frees.load(Ordering::SeqCst), 1);
+
+    // Replaced by a path, then removed.
+    assert_eq!(gearlet_options_new(&mut o), gearlet_status::Ok);
+    assert_eq!(
+        gearlet_options_set_store_callbacks(o, &callbacks(sharing(&m))),
+        gearlet_status::Ok
+    );
+    let p = "/nonexistent-dir/q.db";
+    assert_eq!(
+        gearlet_options_set_store_path(o, p.as_ptr().cast(), p.len()),
+        gearlet_status::Ok
+    );
+    assert_eq!(m.frees.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        gearlet_options_set_store_callbacks(o, null()),
+        gearlet_status::Ok
+    );
+
+    // A second server from the same options does not get the same `user`.
+    assert_eq!(
+        gearlet_options_set_store_callbacks(o, &callbacks(sharing(&m))),
+        gearlet_status::Ok
+    );
+    let mut s = null_mut();
+    assert_eq!(gearlet_server_new(o, &mut s), gearlet_status::Ok);
+    let mut s2 = null_mut();
+    assert_eq!(
+        gearlet_server_new(o, &mut s2),
+        gearlet_status::InvalidArgument
+    );
+    assert!(text(gearlet_last_error_message()).contains("given to a server already"));
+    assert!(s2.is_null());
+    gearlet_options_free(o);
+    assert_eq!(m.frees.load(Ordering::SeqCst), 2);
+    gearlet_server_free(s);
+    assert_eq!(m.frees.load(Ordering::SeqCst), 3);
+
+    // Missing required callbacks: refused, and the caller keeps `user` (free is not called).
+    let mut cb = callbacks(sharing(&m));
+    cb.replay = None;
+    assert_eq!(gearlet_options_new(&mut o), gearlet_status::Ok);
+    assert_eq!(
+        gearlet_options_set_store_callbacks(o, &cb),
+        gearlet_status::NullArgument
+    );
+    gearlet_options_free(o);
+    assert_eq!(m.frees.load(Ordering::SeqCst), 3);
+    // SAFETY: the refused callbacks' `user`, still ours.
+    unsafe { mem_free(cb.user) };
+}
+
+#[test]
+fn store_open_and_replay_failures_fail_server_new_with_a_message() {
+    // A failing replay: the server is not made, the callbacks' `free` runs once.
+    let m = MemStore::default();
+    m.rows.lock().unwrap().push(Row {
+        function: b"f".to_vec(),
+        key: b"k".to_vec(),
+        unique: b"k".to_vec(),
+        workload: b"w".to_vec(),
+        priority: 7,
+    });
+    let mut o = null_mut();
+    assert_eq!(gearlet_options_new(&mut o), gearlet_status::Ok);
+    assert_eq!(
+        gearlet_options_set_store_callbacks(o, &callbacks(sharing(&m))),
+        gearlet_status::Ok
+    );
+    let mut s = null_mut();
+    assert_eq!(gearlet_server_new(o, &mut s), gearlet_status::StoreFailed);
+    let why = text(gearlet_last_error_message());
+    assert!(why.contains("priority 7"), "{why}");
+    assert!(s.is_null());
+    assert_eq!(m.frees.load(Ordering::SeqCst), 1);
+
+    // A SQLite file that cannot be created: the message names it.
+    let p = "/nonexistent-dir/sub/q.db";
+    assert_eq!(
+        gearlet_options_set_store_path(o, p.as_ptr().cast(), p.len()),
+        gearlet_status::Ok
+    );
+    assert_eq!(gearlet_server_new(o, &mut s), gearlet_status::StoreFailed);
+    let why = text(gearlet_last_error_message());
+    assert!(why.contains(p), "{why}");
+    // A later failure of another kind replaces the text.
+    assert_eq!(
+        gearlet_options_set_store_durability(o, 9),
+        gearlet_status::InvalidArgument
+    );
+    assert_eq!(
+        text(gearlet_last_error_message()),
+        "an argument was out of its range"
+    );
+    gearlet_options_free(o);
+}
+
+#[test]
+fn a_full_sqlite_store_fails_the_submission_and_the_server_goes_on() {
+    let dir = std::env::temp_dir().join(format!("gearlet-capi-full-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("q.db");
+    let db = db.to_str().unwrap();
+    let mut o = null_mut();
+    assert_eq!(gearlet_options_new(&mut o), gearlet_status::Ok);
+    assert_eq!(
+        gearlet_options_set_store_path(o, db.as_ptr().cast(), db.len()),
+        gearlet_status::Ok
+    );
+    // As small as it gets: the pages the empty table needs.
+    assert_eq!(
+        gearlet_options_set_store_max_bytes(o, 1),
+        gearlet_status::Ok
+    );
+    let mut s = null_mut();
+    assert_eq!(gearlet_server_new(o, &mut s), gearlet_status::Ok);
+    gearlet_options_free(o);
+    let mut c = null_mut();
+    assert_eq!(gearlet_client_new(s, &mut c), gearlet_status::Ok);
+    let big = vec![b'x'; 256 << 10];
+    assert_eq!(
+        submit_bg(c, "f", "big", &big, 1),
+        gearlet_status::StoreFailed
+    );
+    let why = text(gearlet_last_error_message());
+    assert!(
+        why.contains("job store failed") && why.contains("full"),
+        "{why}"
+    );
+    let mut n = 1;
+    assert_eq!(gearlet_server_job_count(s, &mut n), gearlet_status::Ok);
+    assert_eq!(n, 0);
+    // Foreground jobs are not stored: the server goes on serving.
+    assert_eq!(
+        gearlet_client_submit(c, c"f".as_ptr(), 1, null(), 0, null(), 0, 1, 0, null_mut()),
+        gearlet_status::Ok
+    );
+    gearlet_client_free(c);
+    gearlet_server_free(s);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_client_outliving_its_server_cannot_store_background_jobs_any_more() {
+    let m = MemStore::default();
+    let s = server_with(&callbacks(sharing(&m)));
+    let mut c = null_mut();
+    assert_eq!(gearlet_client_new(s, &mut c), gearlet_status::Ok);
+    gearlet_server_free(s);
+    assert_eq!(m.frees.load(Ordering::SeqCst), 1);
+    // The store is closed: a background job would not be durable, so it is refused...
+    assert_eq!(submit_bg(c, "f", "u", b"x", 1), gearlet_status::Closed);
+    // ...while in-process foreground work goes on.
+    assert_eq!(
+        gearlet_client_submit(c, c"f".as_ptr(), 1, null(), 0, null(), 0, 1, 0, null_mut()),
+        gearlet_status::Ok
+    );
+    gearlet_client_free(c);
+    assert!(m.rows.lock().unwrap().is_empty());
 }

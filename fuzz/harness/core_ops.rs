@@ -40,12 +40,16 @@ struct MemStore {
 
 impl Store for MemStore {
     fn add(&mut self, jobs: &[StoredJob<'_>]) -> Result<(), StoreError> {
-        let rows = jobs.iter().map(|j| (true, j.function.to_vec(), j.key.to_vec()));
+        let rows = jobs
+            .iter()
+            .map(|j| (true, j.function.to_vec(), j.key.to_vec()));
         self.tx.extend(rows);
         Ok(())
     }
     fn remove(&mut self, keys: &[StoreKey<'_>]) -> Result<(), StoreError> {
-        let rows = keys.iter().map(|k| (false, k.function.to_vec(), k.key.to_vec()));
+        let rows = keys
+            .iter()
+            .map(|k| (false, k.function.to_vec(), k.key.to_vec()));
         self.tx.extend(rows);
         Ok(())
     }
@@ -509,7 +513,11 @@ impl World {
             d.sync();
             let rows = rows.lock().unwrap_or_else(|e| e.into_inner());
             for j in &jobs {
-                assert_eq!(j.persisted, j.background, "job {}: stored iff background", j.job);
+                assert_eq!(
+                    j.persisted, j.background,
+                    "job {}: stored iff background",
+                    j.job
+                );
             }
             let stored = jobs.iter().filter(|j| j.persisted).count();
             assert_eq!(rows.len(), stored, "a row for each stored job and no other");

@@ -6,18 +6,22 @@
 //! function wraps its body in the one panic boundary of `panic.rs`. The rules written in the
 //! header's preamble (cbindgen.toml) and the README are the contract; in short: opaque handles
 //! with `_new`/`_free` pairs, one status enum, out-params written only on success, payloads as
-//! `(const char *data, size_t len)`, every returned buffer freed by a gearlet function.
+//! `(const char *data, size_t len)`, every returned buffer freed by a gearlet function. What a
+//! status cannot say (why a store failed) is the thread's last failure text (`last_error.rs`).
 #![allow(non_camel_case_types)]
 
+pub(crate) mod last_error;
 pub(crate) mod panic;
 pub(crate) mod ptr;
 
 mod client;
 mod server;
+mod store;
 mod worker;
 
 pub use client::*;
 pub use server::*;
+pub use store::*;
 pub use worker::*;
 
 use crate::core::Error;
@@ -82,6 +86,10 @@ pub enum gearlet_status {
     JobFailed = 30,
     /// The job ended with WORK_EXCEPTION.
     JobException = 31,
+    /// The durable store could not write the job, which was not queued; or, from
+    /// `gearlet_server_new()`, the store could not be opened or read back.
+    /// `gearlet_last_error_message()` says why.
+    StoreFailed = 32,
     /// A socket operation failed (see the log callback for the OS error text).
     IoError = 40,
     /// The address or unix socket path is in use.
@@ -109,6 +117,10 @@ impl From<Error> for gearlet_status {
             Error::JobException(_) => gearlet_status::JobException,
             Error::Forked => gearlet_status::Forked,
             Error::Closed => gearlet_status::Closed,
+            Error::StoreFailed(why) => {
+                last_error::set(gearlet_status::StoreFailed, &why);
+                gearlet_status::StoreFailed
+            }
         }
     }
 }
@@ -177,10 +189,19 @@ const STATUS_TEXT: &[(gearlet_status, &std::ffi::CStr)] = &[
     ),
     (gearlet_status::JobFailed, c"the job failed"),
     (gearlet_status::JobException, c"the job raised an exception"),
+    (gearlet_status::StoreFailed, c"the durable job store failed"),
     (gearlet_status::IoError, c"socket operation failed"),
     (gearlet_status::AddressInUse, c"address already in use"),
     (gearlet_status::PermissionDenied, c"permission denied"),
 ];
+
+/// The fixed message of a status.
+pub(crate) fn status_text(status: gearlet_status) -> &'static std::ffi::CStr {
+    STATUS_TEXT
+        .iter()
+        .find(|(s, _)| *s == status)
+        .map_or(c"unknown status", |(_, t)| t)
+}
 
 /// A borrowed view of bytes that gearlet keeps alive (how long is said by the function that
 /// returns it). `data` is never NULL, even when `len` is 0; the bytes are not NUL-terminated in
@@ -290,6 +311,16 @@ pub extern "C" fn gearlet_status_message(status: c_int) -> *const c_char {
             .find(|(s, _)| *s as c_int == status)
             .map_or(c"unknown status".as_ptr(), |(_, t)| t.as_ptr())
     }
+}
+
+/// Why the last failing gearlet call of this thread failed, as a NUL-terminated UTF-8 text: the
+/// detail when the call had one (`GEARLET_STATUS_STORE_FAILED` says what the store reported, e.g.
+/// "job store failed: add: disk full"), else the status's fixed message. Meaningful only right
+/// after a call returned a status other than `GEARLET_STATUS_OK`: successful calls leave it as it
+/// was. Owned by gearlet; valid until this thread's next failing gearlet call. Never NULL.
+#[no_mangle]
+pub extern "C" fn gearlet_last_error_message() -> *const c_char {
+    ffi_boundary! { last_error::get() }
 }
 
 /// Frees the bytes of a `gearlet_buf` gearlet filled and sets it to `{NULL, 0}`, so freeing it

@@ -5,7 +5,7 @@
 //! [`ffi_boundary!`], which turns a panic into `GEARLET_STATUS_PANIC` (or a harmless default for
 //! the few accessors that return a value instead of a status).
 
-use super::{gearlet_event_kind, gearlet_slice, gearlet_status};
+use super::{gearlet_event_kind, gearlet_slice, gearlet_status, last_error};
 use std::os::raw::c_char;
 
 /// What an exported function's body may evaluate to, and what the caller gets on a panic.
@@ -16,6 +16,8 @@ pub(crate) trait FfiReturn {
     fn into_out(self) -> Self::Out;
     /// What to return when the body panicked.
     fn panicked() -> Self::Out;
+    /// Runs before the body (status-returning calls reset the thread's failure detail).
+    fn before() {}
 }
 
 impl FfiReturn for Result<(), gearlet_status> {
@@ -23,11 +25,18 @@ impl FfiReturn for Result<(), gearlet_status> {
     fn into_out(self) -> gearlet_status {
         match self {
             Ok(()) => gearlet_status::Ok,
-            Err(s) => s,
+            Err(s) => {
+                last_error::finish(s);
+                s
+            }
         }
     }
     fn panicked() -> gearlet_status {
+        last_error::finish(gearlet_status::Panic);
         gearlet_status::Panic
+    }
+    fn before() {
+        last_error::begin();
     }
 }
 
@@ -83,7 +92,10 @@ pub(crate) fn catch<R: FfiReturn>(f: impl FnOnce() -> R) -> R::Out {
     // AssertUnwindSafe: after a panic the caller only gets a status; no state the closure touched
     // is observed half-updated, because the core's locks do not poison and its invariants are
     // restored by each critical section, not across calls.
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        R::before();
+        f()
+    })) {
         Ok(r) => r.into_out(),
         Err(_) => R::panicked(),
     }

@@ -11,10 +11,14 @@
 //! `GEARLET_STATUS_INVALID_HANDLE` as long as its memory was not reused, and a handle from before a
 //! `fork()` is refused with `GEARLET_STATUS_FORKED` before any lock is touched.
 
+use super::store::{
+    gearlet_replay_emit_fn, gearlet_store_callbacks, gearlet_store_key, gearlet_stored_job,
+};
 use super::{gearlet_buf, gearlet_log_level, gearlet_slice, gearlet_status};
+use crate::store::StoredJob;
 use crate::sys;
-use std::os::raw::c_char;
-use std::os::raw::c_void;
+use std::ffi::CStr;
+use std::os::raw::{c_char, c_int, c_void};
 use std::ptr::{addr_of, addr_of_mut};
 
 /// Written over a handle's magic when it is freed.
@@ -212,4 +216,157 @@ impl LogTarget {
         // outlives the call. A C function cannot unwind into us.
         unsafe { (self.f)(level, text.as_ptr().cast(), msg.len(), self.user) };
     }
+}
+
+/// A store written in C: its callbacks and the `user` pointer they get, which it owns (dropping
+/// it calls `free(user)`, once).
+pub(crate) struct StoreTarget {
+    cb: gearlet_store_callbacks,
+}
+
+// SAFETY: the header requires the callbacks and their `user` pointer to be usable from any thread,
+// one call at a time: gearlet calls `replay` from the thread making the server, the writes from
+// its store thread, and `free` from the thread that drops the store. `&mut self` on every method
+// keeps the calls one at a time.
+unsafe impl Send for StoreTarget {}
+
+impl StoreTarget {
+    /// Copies the callbacks C passed in. `add`, `remove` and `replay` are required; on an error
+    /// nothing is owned (so `free` is not called: the caller still owns `user`).
+    pub(crate) fn from_c(p: *const gearlet_store_callbacks) -> Result<StoreTarget, gearlet_status> {
+        if p.is_null() {
+            return Err(gearlet_status::NullArgument);
+        }
+        // SAFETY: the caller promises `p` points to a readable `gearlet_store_callbacks`; every
+        // bit pattern of its fields (raw and nullable function pointers) is a valid value.
+        let cb = unsafe { p.read() };
+        if cb.add.is_none() || cb.remove.is_none() || cb.replay.is_none() {
+            return Err(gearlet_status::NullArgument);
+        }
+        Ok(StoreTarget { cb })
+    }
+
+    pub(crate) fn add(&mut self, jobs: &[gearlet_stored_job]) -> c_int {
+        let f = self.cb.add.expect("checked in from_c");
+        // SAFETY: a callback registered for this `user`; `jobs` and the bytes each job points to
+        // are alive for the duration of the call. A C function cannot unwind into us.
+        unsafe { f(self.cb.user, jobs.as_ptr(), jobs.len()) }
+    }
+
+    pub(crate) fn remove(&mut self, keys: &[gearlet_store_key]) -> c_int {
+        let f = self.cb.remove.expect("checked in from_c");
+        // SAFETY: as in `add`.
+        unsafe { f(self.cb.user, keys.as_ptr(), keys.len()) }
+    }
+
+    /// The optional `flush`; a store without one is durable when `add`/`remove` return.
+    pub(crate) fn flush(&mut self) -> c_int {
+        match self.cb.flush {
+            // SAFETY: a callback registered for this `user`.
+            Some(f) => unsafe { f(self.cb.user) },
+            None => 0,
+        }
+    }
+
+    /// The optional `abort`.
+    pub(crate) fn abort(&mut self) {
+        if let Some(f) = self.cb.abort {
+            // SAFETY: a callback registered for this `user`.
+            unsafe { f(self.cb.user) }
+        }
+    }
+
+    /// Runs the C `replay` with `emit` and a context that `replay_ctx` gives back to `emit`.
+    pub(crate) fn replay(
+        &mut self,
+        emit: gearlet_replay_emit_fn,
+        ctx: &mut ReplayCtx<'_>,
+    ) -> c_int {
+        let f = self.cb.replay.expect("checked in from_c");
+        let ctx: *mut ReplayCtx<'_> = ctx;
+        // SAFETY: a callback registered for this `user`; `ctx` stays alive (borrowed mutably,
+        // used only through `emit`) until the call returns, and the header forbids calling
+        // `emit` after that or from another thread.
+        unsafe { f(self.cb.user, emit, ctx.cast()) }
+    }
+
+    /// The optional `last_error` text, copied (lossy UTF-8); None when there is none.
+    pub(crate) fn last_error(&mut self) -> Option<String> {
+        let f = self.cb.last_error?;
+        // SAFETY: a callback registered for this `user`.
+        let p = unsafe { f(self.cb.user) };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: the header requires a NUL-terminated string that stays valid until the next
+        // callback on this store; it is copied before any other callback runs.
+        let text = unsafe { CStr::from_ptr(p) };
+        Some(text.to_string_lossy().into_owned())
+    }
+}
+
+impl Drop for StoreTarget {
+    fn drop(&mut self) {
+        if let Some(f) = self.cb.free {
+            // SAFETY: gearlet owns `user` (see `from_c`) and this is the one place that gives it
+            // back; no callback of this store runs any more.
+            unsafe { f(self.cb.user) }
+        }
+    }
+}
+
+/// Tells a pointer gearlet handed to a C `replay` from any other.
+const REPLAY_MAGIC: u64 = 0x6765_6172_7270_6c79; // "gearrply"
+
+/// What `emit` works with during one C `replay` call.
+pub(crate) struct ReplayCtx<'a> {
+    magic: u64,
+    /// The replay's sink, from `Store::replay`.
+    pub(crate) each: &'a mut dyn FnMut(StoredJob<'_>),
+    /// Jobs handed to `emit`, and how many of those calls returned (a difference is a panic).
+    pub(crate) emitted: u64,
+    pub(crate) returned: u64,
+    /// Why the first malformed job was refused.
+    pub(crate) error: Option<String>,
+}
+
+impl<'a> ReplayCtx<'a> {
+    pub(crate) fn new(each: &'a mut dyn FnMut(StoredJob<'_>)) -> ReplayCtx<'a> {
+        ReplayCtx {
+            magic: REPLAY_MAGIC,
+            each,
+            emitted: 0,
+            returned: 0,
+            error: None,
+        }
+    }
+}
+
+/// The context a C `replay` passed back to `emit`.
+pub(crate) fn replay_ctx<'a, 'b>(p: *mut c_void) -> Result<&'a mut ReplayCtx<'b>, gearlet_status> {
+    if p.is_null() {
+        return Err(gearlet_status::NullArgument);
+    }
+    let c = p.cast::<ReplayCtx<'b>>();
+    // SAFETY: per the header, `p` is the `emit_ctx` gearlet passed to the `replay` running now
+    // on this thread, which points to a live `ReplayCtx`; the magic is read through a raw pointer
+    // before any reference is made, so a wrong pointer is refused without being borrowed.
+    let magic = unsafe { addr_of!((*c).magic).read_volatile() };
+    if magic != REPLAY_MAGIC {
+        return Err(gearlet_status::InvalidArgument);
+    }
+    // SAFETY: as above; `StoreTarget::replay` holds no other reference to it during the call.
+    Ok(unsafe { &mut *c })
+}
+
+/// A job a C `replay` passed to `emit`, copied (the bytes it points to are not).
+pub(crate) fn read_stored_job(
+    p: *const gearlet_stored_job,
+) -> Result<gearlet_stored_job, gearlet_status> {
+    if p.is_null() {
+        return Err(gearlet_status::NullArgument);
+    }
+    // SAFETY: the caller promises `p` points to a readable `gearlet_stored_job`; every bit
+    // pattern of its fields (raw pointers and integers) is a valid value.
+    Ok(unsafe { p.read() })
 }

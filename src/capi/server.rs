@@ -3,9 +3,11 @@
 
 use super::panic::ffi_boundary;
 use super::ptr::{self, Castable, LogTarget};
+use super::store::StoreChoice;
 use super::{gearlet_buf, gearlet_log_level, gearlet_status};
 use crate::core::{Config, Server};
 use crate::net::{ListenerId, LogLevel, NetConfig, Network};
+use crate::store::{Durable, ReplayReport};
 use crate::sync::Mutex;
 use std::net::ToSocketAddrs;
 use std::os::raw::{c_char, c_int, c_void};
@@ -29,10 +31,10 @@ pub struct gearlet_server {
     _opaque: [u8; 0],
 }
 
-#[derive(Clone)]
 pub(crate) struct OptionsImpl {
     config: Config,
     net: NetConfig,
+    pub(crate) store: StoreChoice,
 }
 
 impl Castable for gearlet_options {
@@ -84,6 +86,10 @@ pub(crate) struct ServerImpl {
     log: Arc<LogSlot>,
     /// Held only to read or swap the socket layer, never across a call into it (which may log).
     net: Mutex<NetState>,
+    /// The store, closed after the network when the server is freed.
+    durable: Option<Durable>,
+    /// What the store held at start.
+    pub(crate) replay: Option<ReplayReport>,
 }
 
 impl Castable for gearlet_server {
@@ -95,6 +101,7 @@ fn default_options() -> OptionsImpl {
     OptionsImpl {
         config: Config::default(),
         net: NetConfig::default(),
+        store: StoreChoice::default(),
     }
 }
 
@@ -114,7 +121,7 @@ pub extern "C" fn gearlet_options_free(options: *mut gearlet_options) {
     ffi_boundary! { ptr::free_handle(options) }
 }
 
-fn with_options(
+pub(crate) fn with_options(
     options: *mut gearlet_options,
     f: impl FnOnce(&mut OptionsImpl) -> Result<(), gearlet_status>,
 ) -> Result<(), gearlet_status> {
@@ -273,7 +280,13 @@ pub extern "C" fn gearlet_options_set_require_worker(
     }
 }
 
-/// Makes a server (no thread, no socket yet). `options` may be NULL for the defaults; it is copied.
+/// Makes a server (no socket yet). `options` may be NULL for the defaults; they are copied, but
+/// store callbacks are moved into the server (see `gearlet_options_set_store_callbacks()`).
+///
+/// With a store, the jobs it holds are queued again before this returns, and gearlet's store
+/// thread starts. If the store cannot be opened or read back, the call returns
+/// `GEARLET_STATUS_STORE_FAILED`, `gearlet_last_error_message()` says why (the file and the
+/// reason, or what the callbacks reported), and no server is made.
 #[no_mangle]
 pub extern "C" fn gearlet_server_new(
     options: *const gearlet_options,
@@ -281,23 +294,29 @@ pub extern "C" fn gearlet_server_new(
 ) -> gearlet_status {
     ffi_boundary! {
         let out = ptr::try_out(out)?;
-        let opts = if options.is_null() {
-            default_options()
+        let (config, net, store) = if options.is_null() {
+            (Config::default(), NetConfig::default(), StoreChoice::default())
         } else {
-            ptr::try_ref(options)?
-                .try_borrow()
-                .map_err(|_| gearlet_status::InvalidArgument)?
-                .clone()
+            let mut o = ptr::try_ref(options)?
+                .try_borrow_mut()
+                .map_err(|_| gearlet_status::InvalidArgument)?;
+            let store = o.store.take_for_server()?;
+            (o.config.clone(), o.net.clone(), store)
         };
         let log = Arc::new(LogSlot::default());
-        let mut net_config = opts.net;
+        let mut net_config = net;
         let sink = log.clone();
         net_config.log = Some(Arc::new(move |level, msg: &str| sink.emit(level, msg)));
+        let server = Server::new(config);
+        // Before anything can listen: the store's jobs are queued again first.
+        let (durable, replay) = store.attach(&server)?.unzip();
         let s = ServerImpl {
-            server: Server::new(opts.config),
+            server,
             net_config,
             log,
             net: Mutex::new(NetState::default()),
+            durable,
+            replay,
         };
         out.write(ptr::to_handle::<gearlet_server>(s));
         Ok(())
@@ -305,7 +324,10 @@ pub extern "C" fn gearlet_server_new(
 }
 
 /// Stops the listeners and closes network connections at once (use `gearlet_server_stop()` first
-/// for a graceful stop), then releases the handle. In-process clients and workers stay usable.
+/// for a graceful stop), then closes the store, if any: its pending writes are made (with
+/// queue-on-shutdown, every queued background job), and store callbacks get their `free`. Then
+/// releases the handle. In-process clients and workers stay usable, except that their background
+/// submissions to a server whose store is closed fail with `GEARLET_STATUS_CLOSED`.
 /// NULL does nothing. In a forked child it only forgets the handle (the parent's threads and
 /// sockets are not the child's to stop).
 #[no_mangle]
@@ -359,6 +381,10 @@ impl ServerImpl {
 impl Drop for ServerImpl {
     fn drop(&mut self) {
         self.stop(Duration::ZERO);
+        // After the network, so no peer submits while the last batch is written.
+        if let Some(d) = self.durable.take() {
+            d.close();
+        }
     }
 }
 

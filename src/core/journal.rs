@@ -245,9 +245,7 @@ impl Journal {
         // Adds that came after the thread's last batch: nobody will write them.
         for op in left {
             if let Op::Add {
-                seq,
-                sink: Some(s),
-                ..
+                seq, sink: Some(s), ..
             } = op
             {
                 s.acks

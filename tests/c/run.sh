@@ -2,7 +2,7 @@
 # Builds the C libraries (scripts/build-c.sh) and runs the C tests against them:
 #   - every tests/c/*_test.c compiled with `cc -std=c99 -Wall -Wextra -Werror`, once against the
 #     shared library (found through pkg-config) and once against the static one;
-#   - api_test and mixed_test again with AddressSanitizer (LeakSanitizer on) and
+#   - api_test, mixed_test and store_test again with AddressSanitizer (LeakSanitizer on) and
 #     UndefinedBehaviorSanitizer, linked with the static library; any report fails the run;
 #   - the flat header loaded by Python's cffi and PHP's FFI.
 # Each run has a timeout. Needs the `gearman` CLI (gearman-tools), php-cli and python3 with cffi
@@ -48,7 +48,7 @@ for src in tests/c/*_test.c; do
     run "$t (shared)" "$bin/$t.shared"
     run "$t (static)" "$bin/$t.static"
 done
-for t in api_test mixed_test; do
+for t in api_test mixed_test store_test; do
     "$CC" "${CFLAGS[@]}" "${SAN[@]}" "${cflags_pc[@]}" "tests/c/$t.c" -o "$bin/$t.asan" "${libs_static[@]}"
     run "$t (ASan+UBSan, static)" "$bin/$t.asan"
 done

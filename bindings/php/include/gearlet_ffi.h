@@ -8,7 +8,9 @@
  *    use it at once, and what it must not outlive.
  *  - Fallible functions return a gearlet_status; GEARLET_STATUS_OK is 0 and the numbers never
  *    change. gearlet_status_message() turns one into text. Out-params are written only on
- *    GEARLET_STATUS_OK; on any other status they are left as they were.
+ *    GEARLET_STATUS_OK; on any other status they are left as they were. Right after a failing
+ *    call, gearlet_last_error_message() gives its text (per thread; for
+ *    GEARLET_STATUS_STORE_FAILED, what the store reported).
  *  - Arguments come in the order: handle, inputs, outputs. Payloads, names and handles are
  *    (const char *data, size_t len): binary-safe, never NUL-terminated on input; data may be NULL
  *    when len is 0.
@@ -78,6 +80,10 @@ typedef enum gearlet_status {
   GEARLET_STATUS_JOB_FAILED = 30,
   // The job ended with WORK_EXCEPTION.
   GEARLET_STATUS_JOB_EXCEPTION = 31,
+  // The durable store could not write the job, which was not queued; or, from
+  // `gearlet_server_new()`, the store could not be opened or read back.
+  // `gearlet_last_error_message()` says why.
+  GEARLET_STATUS_STORE_FAILED = 32,
   // A socket operation failed (see the log callback for the OS error text).
   GEARLET_STATUS_IO_ERROR = 40,
   // The address or unix socket path is in use.
@@ -135,6 +141,14 @@ typedef enum gearlet_submit_flags {
   // Fail with `GEARLET_STATUS_NO_WORKER` if no worker has registered the function.
   GEARLET_SUBMIT_FLAGS_REQUIRE_WORKER = 2,
 } gearlet_submit_flags;
+
+// What the built-in SQLite store promises when it acknowledges a job. Passed as an `int`.
+typedef enum gearlet_store_durability {
+  // The job survives a power cut or a kernel crash (fsync per commit). The default.
+  GEARLET_STORE_DURABILITY_FULL = 0,
+  // The job survives the process dying, not the machine losing power (fsync at checkpoints).
+  GEARLET_STORE_DURABILITY_OS = 1,
+} gearlet_store_durability;
 
 // An in-process client of a server: submits jobs and receives their events without a socket.
 // Owned by the caller (`gearlet_client_new()` / `gearlet_client_free()`). Thread-safe: several
@@ -214,6 +228,129 @@ typedef struct gearlet_slice {
 // quickly; it must not free or stop the server it logs for.
 typedef void (*gearlet_log_fn)(enum gearlet_log_level level, const char *msg, size_t len, void *user);
 
+// A recurring schedule (SUBMIT_JOB_SCHED) as a store keeps it: each field is a value or -1 for
+// any. Plain data.
+typedef struct gearlet_schedule {
+  // 0-59, or -1.
+  int minute;
+  // 0-23, or -1.
+  int hour;
+  // 1-31, or -1.
+  int day_of_month;
+  // 1-12, or -1.
+  int month;
+  // 0-6 with 0 = Monday (the protocol's convention), or -1.
+  int day_of_week;
+} gearlet_schedule;
+
+// One background job (or schedule) as a store keeps it: given to a store's `add`, and handed
+// back by its `replay` through `emit`. Plain data: the bytes it points to belong to whoever made
+// it and are valid only during the call that passes it (a store copies what it keeps). Every
+// `(pointer, len)` pair is binary-safe and not NUL-terminated.
+typedef struct gearlet_stored_job {
+  // The function name.
+  const char *function;
+  // Its length.
+  size_t function_len;
+  // What the job is found by, with the function, in `remove`: the unique when the job has
+  // one, else a key gearlet made up (16 bytes starting with a NUL byte). Keep it as given.
+  const char *key;
+  // Its length.
+  size_t key_len;
+  // The unique as submitted: empty (none), `-` (coalesce on the workload), or the unique.
+  const char *unique;
+  // Its length.
+  size_t unique_len;
+  // The job's data.
+  const char *workload;
+  // Its length.
+  size_t workload_len;
+  // A `gearlet_priority` (0 high, 1 normal, 2 low).
+  int priority;
+  // Run-at Unix time of an epoch job; 0 means at once.
+  uint64_t when;
+  // The reducer of a SUBMIT_REDUCE_JOB_BACKGROUND; NULL when the job has none.
+  const char *reducer;
+  // Its length.
+  size_t reducer_len;
+  // Non-zero for a recurring schedule (kept until cancelled); `schedule` is then its times.
+  int has_schedule;
+  // Meaningful only when `has_schedule` is non-zero.
+  struct gearlet_schedule schedule;
+} gearlet_stored_job;
+
+// The row of a finished job, given to a store's `remove`: (function, key) as it was added.
+typedef struct gearlet_store_key {
+  // The function name.
+  const char *function;
+  // Its length.
+  size_t function_len;
+  // The key the job was added with.
+  const char *key;
+  // Its length.
+  size_t key_len;
+} gearlet_store_key;
+
+// What a store's `replay` calls once per kept job, in the order they were added, with the
+// `emit_ctx` it was given: only during that `replay` call and on its thread. The job is copied
+// before `emit` returns. Returns `GEARLET_STATUS_OK`, or `GEARLET_STATUS_NULL_ARGUMENT` /
+// `GEARLET_STATUS_INVALID_ARGUMENT` for a malformed job (a NULL pointer with a non-zero length,
+// a priority or schedule field out of range), which makes the whole replay, and so
+// `gearlet_server_new()`, fail: the replay may go on or stop, the outcome is the same. A
+// well-formed job the server cannot queue (an empty function name, ...) is left out and counted
+// in `gearlet_replay_report.skipped`.
+typedef enum gearlet_status (*gearlet_replay_emit_fn)(void *emit_ctx,
+                                                      const struct gearlet_stored_job *job);
+
+// A durable store written by the host: a struct of callbacks and the `user` pointer passed to
+// each, copied by `gearlet_options_set_store_callbacks()`. Every callback but `free` and
+// `abort` returns 0 on success and anything else on failure.
+//
+// Calls: `replay` runs once, inside `gearlet_server_new()`, before the server serves anyone.
+// Then gearlet's store thread writes batches: `add` and `remove` calls in the order the jobs
+// were submitted and finished, then `flush`, the durability point: a batch's jobs are
+// acknowledged to their submitters only after `flush` succeeds. A failing call fails the whole
+// batch: `abort` is called (a transactional store rolls back), the batch's jobs are not queued
+// and their submitters get `GEARLET_STATUS_STORE_FAILED`, and its removes are tried again with
+// the next batch. Callbacks run one at a time, with no gearlet lock held, but not always on the
+// same thread; they may block (that delays acknowledgements, nothing else). They must not free
+// the server they store for, nor make a call that waits for its store (a background submit to
+// it): that call would wait for the callback that makes it.
+//
+// Ownership: see `gearlet_options_set_store_callbacks()`; `free(user)` is called exactly once.
+typedef struct gearlet_store_callbacks {
+  // Passed as is to every callback.
+  void *user;
+  // Required. Keeps `n` jobs (`jobs[0..n]`); a job whose (function, key) is kept already
+  // replaces it.
+  int (*add)(void *user, const struct gearlet_stored_job *jobs, size_t n);
+  // Required. Forgets the rows of `n` keys; a missing row is not an error.
+  int (*remove)(void *user, const struct gearlet_store_key *keys, size_t n);
+  // Optional. Makes every add and remove since the last flush durable. Without it, a store is
+  // taken to be durable when `add` and `remove` return.
+  int (*flush)(void *user);
+  // Optional. Discards what the failed batch wrote, if the store can.
+  void (*abort)(void *user);
+  // Required. Calls `emit(emit_ctx, &job)` for every kept job, in the order they were added.
+  int (*replay)(void *user, gearlet_replay_emit_fn emit, void *emit_ctx);
+  // Optional. Why the last callback failed, as a NUL-terminated text valid until the next
+  // callback (or NULL): called right after a failure, and copied into the error the
+  // submitter gets.
+  const char *(*last_error)(void *user);
+  // Optional. Releases `user`; called exactly once, after every other callback.
+  void (*free)(void *user);
+} gearlet_store_callbacks;
+
+// What a server's store held when it started, filled by `gearlet_server_replay_report()`.
+typedef struct gearlet_replay_report {
+  // Jobs and schedules queued again.
+  uint64_t restored;
+  // Kept jobs the server could not queue (they stay in the store).
+  uint64_t skipped;
+  // How long the replay took, in microseconds.
+  uint64_t elapsed_us;
+} gearlet_replay_report;
+
 // The library's version, e.g. "0.1.0": equal to `GEARLET_VERSION` of the header it was built
 // with. A static NUL-terminated string; never free it.
 const char *gearlet_version(void);
@@ -221,6 +358,13 @@ const char *gearlet_version(void);
 // A static, NUL-terminated English text for a status (an `int`, so any value is safe to pass;
 // unknown numbers get "unknown status"). Never free it.
 const char *gearlet_status_message(int status);
+
+// Why the last failing gearlet call of this thread failed, as a NUL-terminated UTF-8 text: the
+// detail when the call had one (`GEARLET_STATUS_STORE_FAILED` says what the store reported, e.g.
+// "job store failed: add: disk full"), else the status's fixed message. Meaningful only right
+// after a call returned a status other than `GEARLET_STATUS_OK`: successful calls leave it as it
+// was. Owned by gearlet; valid until this thread's next failing gearlet call. Never NULL.
+const char *gearlet_last_error_message(void);
 
 // Frees the bytes of a `gearlet_buf` gearlet filled and sets it to `{NULL, 0}`, so freeing it
 // twice is harmless. NULL, or a buf whose `data` is NULL, does nothing.
@@ -365,12 +509,21 @@ enum gearlet_status gearlet_options_set_busy_poll_us(struct gearlet_options *opt
 // `GEARLET_STATUS_NO_WORKER` (gearmand queues it).
 enum gearlet_status gearlet_options_set_require_worker(struct gearlet_options *options, int on);
 
-// Makes a server (no thread, no socket yet). `options` may be NULL for the defaults; it is copied.
+// Makes a server (no socket yet). `options` may be NULL for the defaults; they are copied, but
+// store callbacks are moved into the server (see `gearlet_options_set_store_callbacks()`).
+//
+// With a store, the jobs it holds are queued again before this returns, and gearlet's store
+// thread starts. If the store cannot be opened or read back, the call returns
+// `GEARLET_STATUS_STORE_FAILED`, `gearlet_last_error_message()` says why (the file and the
+// reason, or what the callbacks reported), and no server is made.
 enum gearlet_status gearlet_server_new(const struct gearlet_options *options,
                                        struct gearlet_server **out);
 
 // Stops the listeners and closes network connections at once (use `gearlet_server_stop()` first
-// for a graceful stop), then releases the handle. In-process clients and workers stay usable.
+// for a graceful stop), then closes the store, if any: its pending writes are made (with
+// queue-on-shutdown, every queued background job), and store callbacks get their `free`. Then
+// releases the handle. In-process clients and workers stay usable, except that their background
+// submissions to a server whose store is closed fail with `GEARLET_STATUS_CLOSED`.
 // NULL does nothing. In a forked child it only forgets the handle (the parent's threads and
 // sockets are not the child's to stop).
 void gearlet_server_free(struct gearlet_server *server);
@@ -432,6 +585,52 @@ enum gearlet_status gearlet_server_job_count(const struct gearlet_server *server
 enum gearlet_status gearlet_server_cancel_job(const struct gearlet_server *server,
                                               const char *handle,
                                               size_t handle_len);
+
+// Servers made with these options keep their background jobs in the SQLite file at `path`
+// (created if missing; gearmand's `libsqlite3` table, so gearmand's files are read as they are),
+// and `gearlet_server_new()` queues the jobs it holds again. Each server opens the file itself:
+// two live servers must not share one. Replaces store callbacks set before (calling their
+// `free`). An empty path or one containing a NUL byte is `GEARLET_STATUS_INVALID_ARGUMENT`.
+enum gearlet_status gearlet_options_set_store_path(struct gearlet_options *options,
+                                                   const char *path,
+                                                   size_t path_len);
+
+// What the SQLite store of `gearlet_options_set_store_path()` promises: a
+// `gearlet_store_durability` (default FULL). Store callbacks decide this themselves.
+enum gearlet_status gearlet_options_set_store_durability(struct gearlet_options *options,
+                                                         int durability);
+
+// The most bytes the SQLite file of `gearlet_options_set_store_path()` may grow to; 0 (the
+// default) means no limit but the disk's. Past it a write fails as on a full disk: its
+// submissions get `GEARLET_STATUS_STORE_FAILED` and the server goes on; space freed by
+// finished jobs is reused.
+enum gearlet_status gearlet_options_set_store_max_bytes(struct gearlet_options *options,
+                                                        uint64_t bytes);
+
+// Non-zero: gearmand's `--store-queue-on-shutdown`. Nothing is written per job (background
+// submissions are acknowledged at once, and a crash loses every job not stored before); the
+// queued background jobs are written when the server is freed. Jobs read back at start stay
+// stored until they finish. Applies to either kind of store.
+enum gearlet_status gearlet_options_set_store_queue_on_shutdown(struct gearlet_options *options,
+                                                                int on);
+
+// Servers made with these options keep their background jobs in a store written by the caller
+// (see `gearlet_store_callbacks`); `add`, `remove` and `replay` must not be NULL. The struct is
+// copied. NULL removes any store from the options (path or callbacks).
+//
+// Ownership of `callbacks->user`: on `GEARLET_STATUS_OK` it passes to gearlet, which calls
+// `free(user)` exactly once: when the options are freed or given another store before a server
+// took it, when `gearlet_server_new()` fails after taking it, or when the server that took it is
+// freed (after writing its last batch). On any other status the caller keeps it. Only one server
+// takes it: `gearlet_server_new()` with the same options again returns
+// `GEARLET_STATUS_INVALID_ARGUMENT` until callbacks are set again.
+enum gearlet_status gearlet_options_set_store_callbacks(struct gearlet_options *options,
+                                                        const struct gearlet_store_callbacks *callbacks);
+
+// What the server's store held when `gearlet_server_new()` read it back (all zeros without a
+// store).
+enum gearlet_status gearlet_server_replay_report(const struct gearlet_server *server,
+                                                 struct gearlet_replay_report *out);
 
 // Makes an in-process worker of `server`.
 enum gearlet_status gearlet_worker_new(const struct gearlet_server *server,

@@ -25,6 +25,7 @@ final class Native
     public const OK = 0;
     public const TIMEOUT = 1;
     public const JOB_FINISHED = 7;
+    public const STORE_FAILED = 32;
 
     private static ?FFI $ffi = null;
     private static ?string $library = null;
@@ -53,6 +54,7 @@ final class Native
         29 => GEARMAN_UNKNOWN_OPTION,
         30 => GEARMAN_WORK_FAIL,
         31 => GEARMAN_WORK_EXCEPTION,
+        32 => GEARMAN_QUEUE_ERROR, // what gearmand answers when its persistent queue fails
         40 => GEARMAN_ERRNO,
         41 => GEARMAN_ERRNO,
         42 => GEARMAN_ERRNO,
@@ -98,6 +100,19 @@ final class Native
         return self::ffi()->gearlet_status_message($status);
     }
 
+    /**
+     * The text for a status the last gearlet call on this thread returned: for STORE_FAILED the
+     * store's own words (gearlet_last_error_message(): the file and reason, or "job store failed:
+     * ..."), else the status's fixed message. Call it right after the failing call.
+     */
+    public static function errorText(int $status): string
+    {
+        if ($status === self::STORE_FAILED) {
+            return self::ffi()->gearlet_last_error_message();
+        }
+        return self::message($status);
+    }
+
     /** The pecl gearman return code that means the same as a gearlet status. */
     public static function returnCode(int $status): int
     {
@@ -108,7 +123,7 @@ final class Native
     public static function check(int $status, string $what): void
     {
         if ($status !== self::OK) {
-            throw new GearletException("$what: " . self::message($status), $status);
+            throw new GearletException("$what: " . self::errorText($status), $status);
         }
     }
 

@@ -57,7 +57,7 @@ trait ReturnCodes
         if ($status === Native::OK) {
             return $this->ok();
         }
-        return $this->fail(Native::returnCode($status), Native::message($status));
+        return $this->fail(Native::returnCode($status), Native::errorText($status));
     }
 
     private function ok(): bool

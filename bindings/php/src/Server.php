@@ -28,10 +28,21 @@ final class Server
     /** @var array<int, WeakReference<Worker>> in-process workers that a waiting Client may pump */
     private array $workers = [];
 
+    /** store_durability values => gearlet_store_durability. */
+    private const DURABILITY = ['full' => 0, 'os' => 1];
+
     /**
      * Options (all optional): handle_prefix (string), job_retries, worker_wakeup, max_workload,
      * max_packet, io_threads, busy_poll_us (ints), exceptions_default, require_worker (bools), and library /
      * header (paths for the FFI loader, see Native::configure()).
+     *
+     * Durable background jobs: store (path of a SQLite file, created if missing: background jobs
+     * are written there before doBackground() returns, removed when they finish, and queued
+     * again by the next Server made with the same path), store_durability ('full', the default,
+     * or 'os'), store_max_bytes (int: past it a background job fails as on a full disk),
+     * store_queue_on_shutdown (bool: write only the queue, when the server is freed).
+     * A store that cannot be opened throws GearletException with code 32 (STORE_FAILED) and the
+     * file and reason in its message.
      *
      * @param array<string, mixed> $options
      */
@@ -57,6 +68,12 @@ final class Server
                     'io_threads' => $ffi->gearlet_options_set_io_threads($opts, (int) $value),
                     'busy_poll_us' => $ffi->gearlet_options_set_busy_poll_us($opts, (int) $value),
                     'require_worker' => $ffi->gearlet_options_set_require_worker($opts, $value ? 1 : 0),
+                    'store' => $ffi->gearlet_options_set_store_path($opts, (string) $value, strlen((string) $value)),
+                    'store_durability' => $ffi->gearlet_options_set_store_durability($opts,
+                        self::DURABILITY[$value] ?? throw new GearletException(
+                            "store_durability must be 'full' or 'os', not " . var_export($value, true), 3)),
+                    'store_max_bytes' => $ffi->gearlet_options_set_store_max_bytes($opts, (int) $value),
+                    'store_queue_on_shutdown' => $ffi->gearlet_options_set_store_queue_on_shutdown($opts, $value ? 1 : 0),
                     default => throw new GearletException("unknown Server option \"$name\""),
                 };
                 Native::check($status, "option $name");
@@ -69,15 +86,19 @@ final class Server
         }
     }
 
-    /** Stops the listeners and closes network connections; in-process handles keep working. */
+    /**
+     * Stops the listeners and closes network connections (with a store, writes what is pending);
+     * in-process handles keep working.
+     */
     public function __destruct()
     {
         $this->free();
     }
 
     /**
-     * Releases the native server now (idempotent); the destructor does the same. Clients and
-     * workers made from it stay usable in-process: they keep the job core alive.
+     * Releases the native server now (idempotent); the destructor does the same. With a store,
+     * its pending writes are made and the file is closed, so a new Server may open it. Clients
+     * and workers made from it stay usable in-process: they keep the job core alive.
      */
     public function free(): void
     {
@@ -170,6 +191,19 @@ final class Server
         }
         Native::check($status, 'wait idle');
         return true;
+    }
+
+    /**
+     * What the store held when this server started (zeros without a store): jobs queued again,
+     * stored jobs that could not be queued (they stay stored), and how long it took.
+     *
+     * @return array{restored: int, skipped: int, elapsed_us: int}
+     */
+    public function replayReport(): array
+    {
+        $r = $this->ffi->new('gearlet_replay_report');
+        Native::check($this->ffi->gearlet_server_replay_report($this->native(), FFI::addr($r)), 'replay report');
+        return ['restored' => $r->restored, 'skipped' => $r->skipped, 'elapsed_us' => $r->elapsed_us];
     }
 
     /** How many jobs the server holds: queued, running or delayed. */

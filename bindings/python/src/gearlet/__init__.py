@@ -14,7 +14,7 @@ server thread; handles made before ``os.fork()`` raise ``GearletError`` with cod
 from ._ffi import VERSION as LIBRARY_VERSION
 from .client import Client, Event, EventKind, JobStatus, Priority, Task
 from .errors import GearletError, Status
-from .server import Server
+from .server import ReplayReport, Server
 from .views import FunctionStatus, JobInfo, WorkerInfo, admin_request
 from .worker import Job, JobFunction, Worker
 
@@ -32,6 +32,7 @@ __all__ = [
     "JobInfo",
     "JobStatus",
     "Priority",
+    "ReplayReport",
     "Server",
     "Status",
     "Task",

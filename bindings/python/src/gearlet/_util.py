@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator, Optional, Type, TypeVar, Union
 T = TypeVar("T")
 
 from ._ffi import ffi, lib
-from .errors import GearletError, Status
+from .errors import GearletError, Status, last_error_message
 
 #: What the API accepts for payloads: bytes-like, or ``str`` (encoded as UTF-8).
 Data = Union[bytes, bytearray, memoryview, str]
@@ -62,9 +62,11 @@ def to_ms(seconds: float) -> int:
 
 
 def check(status: int) -> None:
-    """Raise the package's exception for any status but OK."""
+    """Raise the package's exception for any status but OK, with the library's text for the
+    failure (a store's own words for ``STORE_FAILED``). Call it right after the C call: the text
+    is the calling thread's last failure."""
     if status != Status.OK:
-        raise GearletError(status)
+        raise GearletError(status, None if status == Status.FORKED else last_error_message())
 
 
 def take_buf(buf: Any) -> bytes:

@@ -34,6 +34,7 @@ class Status(enum.IntEnum):
     UNKNOWN_OPTION = 29
     JOB_FAILED = 30
     JOB_EXCEPTION = 31
+    STORE_FAILED = 32
     IO_ERROR = 40
     ADDRESS_IN_USE = 41
     PERMISSION_DENIED = 42
@@ -65,6 +66,15 @@ class GearletError(Exception):
         self.data = data
         name = self.code.name if isinstance(self.code, Status) else str(code)
         super().__init__(f"{message} [{name}]")
+
+
+def last_error_message() -> str:
+    """The library's text for the last failing call of this thread: what a store reported for
+    ``STORE_FAILED`` (``"job store failed: ..."``, or the file and reason when it could not be
+    opened), else the status's fixed message. Read it right after the failing call."""
+    from ._ffi import ffi, lib
+
+    return str(ffi.string(lib.gearlet_last_error_message()).decode("utf-8", "replace"))
 
 
 def _library_message(code: int) -> str:

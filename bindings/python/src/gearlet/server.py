@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, ContextManager, List, Optional, Tuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ContextManager, List, Optional, Tuple, Union
 
 from ._ffi import ffi, lib
 from ._util import Closeable, Handle, check, name_bytes, sliced_wait, take_buf, to_ms, to_text
@@ -13,6 +14,20 @@ from .views import FunctionStatus, JobInfo, WorkerInfo, parse_jobs, parse_status
 if TYPE_CHECKING:
     from .client import Client
     from .worker import Worker
+
+_DURABILITY = {"full": 0, "os": 1}
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    """What the server's store held when the server started (all zeros without a store)."""
+
+    #: Background jobs and schedules queued again.
+    restored: int
+    #: Stored jobs the server could not queue (they stay in the store).
+    skipped: int
+    #: How long reading them back took, in seconds.
+    elapsed: float
 
 
 class Server(Closeable):
@@ -36,6 +51,20 @@ class Server(Closeable):
         io_threads: socket-layer threads.
         busy_poll_us: how long an idle I/O thread polls before it sleeps (default 50; 0 = never).
         require_worker: submissions for a function with no worker fail with ``NO_WORKER``.
+        store: path of a SQLite file (created if missing) that keeps background jobs: a
+            background submission returns once its job is on disk, finished jobs are removed,
+            and a new ``Server`` with the same path queues the jobs it holds again before it
+            serves anyone. Closing the server writes what is pending. A file that cannot be
+            opened raises ``GearletError`` with code ``STORE_FAILED`` and the file and reason in
+            its message; so does a background submission the store could not write (the job is
+            then not queued). One live server per file.
+        store_durability: ``"full"`` (default: an acknowledged job survives a power cut) or
+            ``"os"`` (it survives the process dying, not the machine losing power; faster).
+        store_max_bytes: the most bytes the file may grow to; past it a background submission
+            raises ``STORE_FAILED`` as on a full disk (the job is not queued) and the server goes
+            on. Space freed by finished jobs is reused.
+        store_queue_on_shutdown: write nothing per job, only the queued background jobs when
+            the server is closed (gearmand's ``--store-queue-on-shutdown``; a crash loses them).
     """
 
     def __init__(
@@ -50,6 +79,10 @@ class Server(Closeable):
         io_threads: Optional[int] = None,
         busy_poll_us: Optional[int] = None,
         require_worker: Optional[bool] = None,
+        store: "Union[str, os.PathLike[str], None]" = None,
+        store_durability: Optional[str] = None,
+        store_max_bytes: Optional[int] = None,
+        store_queue_on_shutdown: Optional[bool] = None,
     ) -> None:
         opts_out = ffi.new("gearlet_options **")
         check(lib.gearlet_options_new(opts_out))
@@ -74,6 +107,21 @@ class Server(Closeable):
                 check(lib.gearlet_options_set_busy_poll_us(opts, busy_poll_us))
             if require_worker is not None:
                 check(lib.gearlet_options_set_require_worker(opts, int(require_worker)))
+            if store is not None:
+                path = os.fsencode(store)
+                check(lib.gearlet_options_set_store_path(opts, path, len(path)))
+            if store_durability is not None:
+                if store_durability not in _DURABILITY:
+                    raise GearletError(Status.INVALID_ARGUMENT,
+                                       f"store_durability must be 'full' or 'os', "
+                                       f"not {store_durability!r}")
+                check(lib.gearlet_options_set_store_durability(
+                    opts, _DURABILITY[store_durability]))
+            if store_max_bytes is not None:
+                check(lib.gearlet_options_set_store_max_bytes(opts, store_max_bytes))
+            if store_queue_on_shutdown is not None:
+                check(lib.gearlet_options_set_store_queue_on_shutdown(
+                    opts, int(store_queue_on_shutdown)))
             out = ffi.new("gearlet_server **")
             check(lib.gearlet_server_new(opts, out))
         finally:
@@ -136,7 +184,8 @@ class Server(Closeable):
         self.unix_paths.clear()
 
     def close(self) -> None:
-        """Close listeners and network connections at once and release the server. Idempotent."""
+        """Close listeners and network connections at once and release the server; with a
+        ``store``, its pending writes are made first. Idempotent."""
         super().close()
         self.tcp_addresses.clear()
         self.unix_paths.clear()
@@ -182,6 +231,13 @@ class Server(Closeable):
     def jobs(self) -> List[JobInfo]:
         """The ``show jobs`` view: every job the server holds."""
         return parse_jobs(self.admin("show jobs"))
+
+    def replay_report(self) -> ReplayReport:
+        """What the ``store`` held when this server started."""
+        r = ffi.new("gearlet_replay_report *")
+        with self._h.use() as p:
+            check(lib.gearlet_server_replay_report(p, r))
+        return ReplayReport(int(r.restored), int(r.skipped), r.elapsed_us / 1e6)
 
     def job_count(self) -> int:
         """Jobs held: queued, running or delayed."""
