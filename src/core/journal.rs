@@ -21,6 +21,7 @@ use super::unique::UniqueKind;
 use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, Mutex, Ordering};
 use bytes::Bytes;
 use std::task::Waker;
+use std::time::Instant;
 
 /// Where a job stands with the store (in `JobState::stored`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -223,6 +224,32 @@ impl Journal {
         }
     }
 
+    /// `take` that gives up at `deadline` (none: waits like `take`), so that the store thread
+    /// can do its periodic work (a lease to renew, jobs to adopt) on an idle server.
+    pub fn take_until(&self, out: &mut Vec<Op>, deadline: Option<Instant>) -> Take {
+        let Some(deadline) = deadline else {
+            return if self.take(out) {
+                Take::Ops
+            } else {
+                Take::Closed
+            };
+        };
+        let mut q = self.q.lock();
+        loop {
+            if !q.ops.is_empty() {
+                std::mem::swap(&mut q.ops, out);
+                return Take::Ops;
+            }
+            if q.closed {
+                return Take::Closed;
+            }
+            if Instant::now() >= deadline {
+                return Take::Timeout;
+            }
+            q = self.cv.wait_until(q, deadline);
+        }
+    }
+
     /// Ends the store thread once what is queued is written.
     pub fn close(&self) {
         self.q.lock().closed = true;
@@ -290,6 +317,17 @@ impl Journal {
             g = self.done_cv.wait(g);
         }
     }
+}
+
+/// What `Journal::take_until` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Take {
+    /// Ops were swapped out.
+    Ops,
+    /// The deadline passed with nothing queued.
+    Timeout,
+    /// Closed and empty: the store thread ends.
+    Closed,
 }
 
 /// A session's end of the acknowledgements: failures of its adds, and who to wake when a

@@ -1,7 +1,7 @@
 //! The store thread: group commit of the core's journal, and the replay at attach.
 
 use super::{Store, StoreError, StoreKey, StoredJob};
-use crate::core::journal::{Journal, Op, Outcome, Read, Snapshot};
+use crate::core::journal::{Journal, Op, Outcome, Read, Snapshot, Take};
 use crate::core::server::Restore;
 use crate::core::{Server, StoreStats};
 use crate::sync::{spawn_named, Arc, JoinHandle, Ordering};
@@ -72,16 +72,7 @@ impl Durable {
         let t0 = Instant::now();
         let mut report = ReplayReport::default();
         let r = store.replay(&mut |job| {
-            let res = inner.restore(Restore {
-                function: job.function,
-                key: job.key,
-                unique: job.unique,
-                workload: bytes::Bytes::copy_from_slice(job.workload),
-                priority: job.priority,
-                when: job.when,
-                reducer: job.reducer,
-                schedule: job.schedule,
-            });
+            let res = inner.restore(restore_of(&job));
             match res {
                 Ok(()) => report.restored += 1,
                 Err(e) => {
@@ -179,7 +170,18 @@ fn run(server: &Server, journal: &Journal, mut store: Box<dyn Store>) -> Box<dyn
     let mut ops: Vec<Op> = Vec::new();
     let mut outcomes = Vec::new();
     let mut snaps: Vec<Snapshot> = Vec::new();
-    while journal.take(&mut ops) {
+    let interval = store.poll_interval();
+    let mut next_poll = interval.map(|i| Instant::now() + i);
+    loop {
+        match journal.take_until(&mut ops, next_poll) {
+            Take::Closed => break,
+            Take::Ops => {}
+            Take::Timeout => {
+                poll(inner, store.as_mut());
+                next_poll = interval.map(|i| Instant::now() + i);
+                continue;
+            }
+        }
         let t0 = Instant::now();
         outcomes.clear();
         snaps.clear();
@@ -223,9 +225,38 @@ fn run(server: &Server, journal: &Journal, mut store: Box<dyn Store>) -> Box<dyn
             // A store that just failed is given a moment before the removes are tried again.
             std::thread::sleep(Duration::from_millis(20));
         }
+        // A busy server still renews its lease: the poll is due whatever the batches do.
+        if next_poll.is_some_and(|t| Instant::now() >= t) {
+            poll(inner, store.as_mut());
+            next_poll = interval.map(|i| Instant::now() + i);
+        }
     }
     journal.set_dead();
     store
+}
+
+/// The store's periodic work, between batches (so no add of this server is in flight): jobs
+/// it adopts are queued as at start, with their rows' keys, so that they are removed when they
+/// finish.
+/// A failed poll is the store's to report (it keeps its own state, e.g. a connection to open
+/// again); the next one comes at the next interval.
+fn poll(inner: &crate::core::server::Inner, store: &mut dyn Store) {
+    let _ = store.poll(&mut |job| {
+        let _ = inner.restore(restore_of(&job));
+    });
+}
+
+fn restore_of<'a>(job: &StoredJob<'a>) -> Restore<'a> {
+    Restore {
+        function: job.function,
+        key: job.key,
+        unique: job.unique,
+        workload: bytes::Bytes::copy_from_slice(job.workload),
+        priority: job.priority,
+        when: job.when,
+        reducer: job.reducer,
+        schedule: job.schedule,
+    }
 }
 
 /// Writes one batch: runs of adds and removes in journal order, then the flush.

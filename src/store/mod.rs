@@ -18,16 +18,23 @@
 //! acknowledgements, never the dispatch of jobs already queued.
 
 mod committer;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use crate::core::StoreStats;
 pub use committer::{Durable, ReplayReport, StoreOptions};
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};
 
 use crate::core::{Priority, Schedule};
 use std::fmt;
+use std::time::Duration;
 
 /// One job as a store keeps it. Every field is borrowed: a store copies what it keeps.
 #[derive(Clone, Copy, Debug)]
@@ -111,5 +118,20 @@ pub trait Store: Send {
     /// A short description for `show store` (engine and location).
     fn describe(&self) -> String {
         "user".into()
+    }
+    /// How often the store thread calls [`Store::poll`], also when no job comes and goes.
+    /// `None` (the default): never.
+    fn poll_interval(&self) -> Option<Duration> {
+        None
+    }
+    /// Periodic work between batches: a shared store renews its lease here and takes over the
+    /// jobs of servers that stopped renewing theirs. Each job handed to `adopt` is queued as a
+    /// job read back at start (skipped if its unique is live already) and is now this store's:
+    /// its (function, key) is removed through [`Store::remove`] when it finishes. A job is
+    /// handed over only once the store holds it durably. An error is counted and the call is
+    /// made again at the next interval.
+    fn poll(&mut self, adopt: &mut dyn FnMut(StoredJob<'_>)) -> Result<(), StoreError> {
+        let _ = adopt;
+        Ok(())
     }
 }
