@@ -36,7 +36,7 @@ pub(crate) fn same_process(generation: u64) -> bool {
 }
 
 /// The machine's host name, for the default job handle prefix.
-pub(crate) fn hostname() -> String {
+pub fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname writes at most that many bytes.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };

@@ -4,7 +4,10 @@
 use clap::Parser;
 use gearlet::core::{Config, Server};
 use gearlet::net::{AdminAllow, Keepalive, LogLevel, NetConfig, Network, ShutdownRequest};
-use gearlet::store::{Durability, Durable, SqliteOptions, SqliteStore, StoreOptions};
+use gearlet::store::{
+    Durability, Durable, PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store,
+    StoreOptions,
+};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -125,8 +128,9 @@ struct Args {
     /// How long a graceful stop (SIGTERM, SIGINT, `shutdown graceful`) waits for running jobs.
     #[arg(long = "shutdown-timeout", default_value_t = 30)]
     shutdown_timeout: u64,
-    /// Persistent queue type, as gearmand: `libsqlite3` (with --libsqlite3-db). Background jobs
-    /// are stored before they are acknowledged and read back at start.
+    /// Persistent queue type, as gearmand: `libsqlite3` (with --libsqlite3-db) or `Postgres`
+    /// (with --libpq-conninfo). Background jobs are stored before they are acknowledged and read
+    /// back at start.
     #[arg(short = 'q', long = "queue-type")]
     queue_type: Option<String>,
     /// The SQLite file of `-q libsqlite3` (gearmand's option; gearmand's files are read as they are).
@@ -135,9 +139,34 @@ struct Args {
     /// The table in it.
     #[arg(long = "libsqlite3-table", default_value = "gearman_queue")]
     libsqlite3_table: String,
-    /// Short for `-q libsqlite3 --libsqlite3-db FILE`.
+    /// Short for `-q libsqlite3 --libsqlite3-db FILE`, or, given a `postgres://` URL, for
+    /// `-q Postgres --libpq-conninfo URL`.
     #[arg(long = "store")]
     store: Option<PathBuf>,
+    /// The PostgreSQL database of `-q Postgres` (gearmand's option): libpq's `key=value` form or
+    /// a `postgres://` URL. Several servers may share one database (see --store-server-id).
+    #[arg(long = "libpq-conninfo")]
+    libpq_conninfo: Option<String>,
+    /// gearmand's table in it, whose rows are moved into gearlet's tables (`gearlet_<table>`
+    /// and `gearlet_<table>_leases`) at start.
+    #[arg(long = "libpq-table", default_value = "queue")]
+    libpq_table: String,
+    /// With PostgreSQL: this server's id, the owner of the jobs it stores (default
+    /// `<hostname>:<port>`). Restarted with the same id, a server takes its jobs back.
+    #[arg(long = "store-server-id")]
+    store_server_id: Option<String>,
+    /// With PostgreSQL: milliseconds a server's lease lasts without renewal; once it has
+    /// expired, another server sharing the database adopts its stored jobs.
+    #[arg(long = "store-lease-ms", default_value_t = 10_000)]
+    store_lease_ms: u64,
+    /// With PostgreSQL: milliseconds a batch is tried again while the database cannot be
+    /// reached, before its submissions get `ERROR STORE_FAILED`.
+    #[arg(long = "store-wait-ms", default_value_t = 2_000)]
+    store_wait_ms: u64,
+    /// With PostgreSQL: do not adopt the jobs of other servers (this one's are still adopted
+    /// by the others if it stops renewing its lease).
+    #[arg(long = "store-no-adopt")]
+    store_no_adopt: bool,
     /// gearmand's meaning: write queued background jobs only at a clean stop, nothing per job
     /// (a crash or kill -9 loses every job submitted since the start).
     #[arg(long = "store-queue-on-shutdown")]
@@ -152,8 +181,55 @@ struct Args {
     store_max_mb: Option<u64>,
 }
 
+/// Whether `s` is a PostgreSQL URL.
+fn is_pg_url(s: &str) -> bool {
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+/// Opens the PostgreSQL store the flags ask for, if they ask for one.
+fn open_postgres(args: &Args) -> Result<Option<Box<dyn Store>>, Box<dyn std::error::Error>> {
+    let url = args
+        .store
+        .as_ref()
+        .and_then(|p| p.to_str())
+        .filter(|s| is_pg_url(s));
+    let pg_queue = args.queue_type.as_deref().is_some_and(|q| {
+        ["postgres", "postgresql", "libpq"].contains(&q.to_ascii_lowercase().as_str())
+    });
+    if !pg_queue && url.is_none() {
+        if args.libpq_conninfo.is_some() {
+            return Err("--libpq-conninfo needs -q Postgres".into());
+        }
+        return Ok(None);
+    }
+    let conninfo = match (url, &args.libpq_conninfo) {
+        (Some(_), Some(_)) => return Err("give --store URL or --libpq-conninfo, not both".into()),
+        (Some(u), None) => u.to_string(),
+        (None, Some(c)) => c.clone(),
+        (None, None) => return Err("-q Postgres needs --libpq-conninfo STR".into()),
+    };
+    let server_id = match &args.store_server_id {
+        Some(id) => id.clone(),
+        None => format!("{}:{}", gearlet::sys::hostname(), args.port),
+    };
+    let opts = PostgresOptions {
+        table: args.libpq_table.clone(),
+        server_id,
+        lease: Duration::from_millis(args.store_lease_ms),
+        wait: Duration::from_millis(args.store_wait_ms),
+        adopt: !args.store_no_adopt,
+    };
+    Ok(Some(Box::new(PostgresStore::open(&conninfo, opts)?)))
+}
+
 /// Opens the store the flags ask for, if any.
-fn open_store(args: &Args) -> Result<Option<SqliteStore>, Box<dyn std::error::Error>> {
+fn open_store(args: &Args) -> Result<Option<Box<dyn Store>>, Box<dyn std::error::Error>> {
+    if let Some(pg) = open_postgres(args)? {
+        if args.libsqlite3_db.is_some() {
+            return Err("--libsqlite3-db needs -q libsqlite3".into());
+        }
+        return Ok(Some(pg));
+    }
     let path = match (&args.queue_type, &args.store) {
         (None, None) => {
             if args.libsqlite3_db.is_some() {
@@ -162,7 +238,9 @@ fn open_store(args: &Args) -> Result<Option<SqliteStore>, Box<dyn std::error::Er
             return Ok(None);
         }
         (Some(q), _) if q != "libsqlite3" && q != "sqlite" => {
-            return Err(format!("queue type {q:?} is not supported (libsqlite3 is)").into())
+            return Err(
+                format!("queue type {q:?} is not supported (libsqlite3 and Postgres are)").into(),
+            )
         }
         (Some(_), Some(_)) if args.libsqlite3_db.is_some() => {
             return Err("give --store or --libsqlite3-db, not both".into())
@@ -182,7 +260,7 @@ fn open_store(args: &Args) -> Result<Option<SqliteStore>, Box<dyn std::error::Er
         durability,
         max_bytes: args.store_max_mb.map(|m| m << 20),
     };
-    Ok(Some(SqliteStore::open(&path, opts)?))
+    Ok(Some(Box::new(SqliteStore::open(&path, opts)?)))
 }
 
 const LEVELS: [&str; 8] = [
@@ -345,7 +423,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             let opts = StoreOptions {
                 queue_on_shutdown: args.store_queue_on_shutdown,
             };
-            let (d, report) = Durable::attach(&server, Box::new(store), opts)?;
+            let (d, report) = Durable::attach(&server, store, opts)?;
             log.write(
                 "INFO",
                 &format!(
