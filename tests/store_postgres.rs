@@ -1,0 +1,260 @@
+//! The PostgreSQL store against a real PostgreSQL (a private cluster per test binary, see
+//! tests/support/pg.rs): a restart gives every job back, a server whose lease expired has its
+//! jobs adopted by exactly one other, coalescing where uniques meet, and the database going
+//! away fails submissions cleanly, loses nothing acknowledged and is reconnected by itself.
+#![cfg(feature = "postgres")]
+
+#[path = "support/pg.rs"]
+mod pg;
+
+use bytes::Bytes;
+use gearlet::core::*;
+use gearlet::store::{Durable, PostgresOptions, PostgresStore, StoreOptions};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(20);
+
+fn opts(table: &str, id: &str, lease_ms: u64) -> PostgresOptions {
+    PostgresOptions {
+        table: table.into(),
+        server_id: id.into(),
+        lease: Duration::from_millis(lease_ms),
+        wait: Duration::from_millis(300),
+        adopt: true,
+    }
+}
+
+fn open(conninfo: &str, o: PostgresOptions) -> (Server, Durable, u64) {
+    let s = Server::new(Config::default());
+    let store = PostgresStore::open(conninfo, o).unwrap();
+    let (d, r) = Durable::attach(&s, Box::new(store), StoreOptions::default()).unwrap();
+    (s, d, r.restored)
+}
+
+/// Grabs jobs of `f` until `n` were served or the deadline passes.
+fn serve(s: &Server, f: &str, n: usize, within: Duration) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let w = s.worker().unwrap();
+    w.register(f).unwrap();
+    let deadline = Instant::now() + within;
+    let mut got = Vec::new();
+    while got.len() < n && Instant::now() < deadline {
+        if let Some(j) = w.grab(Duration::from_millis(50)).unwrap() {
+            got.push((j.unique().to_vec(), j.workload().to_vec()));
+            j.complete("ok").unwrap();
+        }
+    }
+    got
+}
+
+fn count(conninfo: &str, sql: &str) -> i64 {
+    let mut c = postgres::Client::connect(conninfo, postgres::NoTls).unwrap();
+    c.query_one(sql, &[]).unwrap().get(0)
+}
+
+#[test]
+fn a_restart_gives_every_kind_of_job_back() {
+    let Some(pg) = pg::Cluster::shared() else {
+        return;
+    };
+    let ci = &pg.conninfo;
+    {
+        let (s, d, n) = open(ci, opts("rt", "a", 10_000));
+        assert_eq!(n, 0);
+        let c = s.client().unwrap();
+        c.submit_job(SubmitRequest::new("f", "one").unique("u1").background())
+            .unwrap();
+        c.submit_job(SubmitRequest::new("f", "two").background())
+            .unwrap();
+        c.submit_job(SubmitRequest::new("f", "three").unique("-").background())
+            .unwrap();
+        c.submit_job(
+            SubmitRequest::new("f", "urgent")
+                .unique("hi")
+                .priority(Priority::High)
+                .background(),
+        )
+        .unwrap();
+        c.submit_job(
+            SubmitRequest::new("f", Bytes::from_static(b"\x00\xff\x01"))
+                .unique(&b"\xfe\xfd"[..])
+                .background(),
+        )
+        .unwrap();
+        // A finished job leaves no row.
+        c.submit_job(SubmitRequest::new("g", "done").background())
+            .unwrap();
+        assert_eq!(serve(&s, "g", 1, T).len(), 1);
+        d.sync();
+        drop(d);
+    }
+    assert_eq!(count(ci, "SELECT count(*) FROM gearlet_rt"), 5);
+    let (s, _d, n) = open(ci, opts("rt", "a", 10_000));
+    assert_eq!(n, 5);
+    let got = serve(&s, "f", 5, T);
+    assert_eq!(got[0], (b"hi".to_vec(), b"urgent".to_vec()), "high first");
+    let all: BTreeSet<_> = got.into_iter().collect();
+    let want: BTreeSet<(Vec<u8>, Vec<u8>)> = [
+        (&b"u1"[..], &b"one"[..]),
+        (b"", b"two"),
+        (b"-", b"three"),
+        (b"hi", b"urgent"),
+        (b"\xfe\xfd", b"\x00\xff\x01"),
+    ]
+    .iter()
+    .map(|(u, w)| (u.to_vec(), w.to_vec()))
+    .collect();
+    assert_eq!(all, want);
+}
+
+#[test]
+fn an_expired_lease_is_adopted_once_and_coalesces() {
+    let Some(pg) = pg::Cluster::shared() else {
+        return;
+    };
+    let ci = &pg.conninfo;
+    let n = 300;
+    // A stores jobs and stops renewing its lease (its store thread ends: as a dead server).
+    {
+        let (s, d, _) = open(ci, opts("adopt", "a", 500));
+        let c = s.client().unwrap();
+        for i in 0..n {
+            c.submit_job(
+                SubmitRequest::new("f", format!("a{i}"))
+                    .unique(&format!("u{i}"))
+                    .background(),
+            )
+            .unwrap();
+        }
+        d.sync();
+        drop(d);
+    }
+    // B and C share the database; B holds u0 live already (the adopted u0 coalesces into it).
+    let (b, _db, _) = open(ci, opts("adopt", "b", 500));
+    let (cs, _dc, _) = open(ci, opts("adopt", "c", 500));
+    b.client()
+        .unwrap()
+        .submit_job(SubmitRequest::new("f", "b0").unique("u0").background())
+        .unwrap();
+    // Workers come once A's lease is gone, so that B's u0 is live when A's u0 is adopted.
+    let t0 = Instant::now();
+    while count(
+        ci,
+        "SELECT count(*) FROM gearlet_adopt_leases WHERE owner = 'a'",
+    ) > 0
+    {
+        assert!(t0.elapsed() < T, "A's lease never adopted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!(
+        "A's jobs adopted {} ms after the survivors started (lease 500 ms)",
+        t0.elapsed().as_millis()
+    );
+    let (wb, wc) = (b.worker().unwrap(), cs.worker().unwrap());
+    wb.register("f").unwrap();
+    wc.register("f").unwrap();
+    let mut got: Vec<Vec<u8>> = Vec::new();
+    while got.len() < n && t0.elapsed() < T {
+        for w in [&wb, &wc] {
+            if let Some(j) = w.grab(Duration::from_millis(20)).unwrap() {
+                got.push(j.unique().to_vec());
+                j.complete("ok").unwrap();
+            }
+        }
+    }
+    let set: BTreeSet<_> = got.iter().cloned().collect();
+    assert_eq!(set.len(), n, "every job of A served");
+    assert_eq!(
+        got.len(),
+        n,
+        "each once: adopted by exactly one survivor, u0 coalesced"
+    );
+    assert!(got.contains(&b"u0".to_vec()));
+    // Nothing more comes, and the table empties as the survivors remove what they finished.
+    assert!(wb.grab(Duration::from_millis(1200)).unwrap().is_none());
+    assert!(wc.try_grab().unwrap().is_none());
+    let deadline = Instant::now() + T;
+    while count(ci, "SELECT count(*) FROM gearlet_adopt") > 0 {
+        assert!(Instant::now() < deadline, "rows left behind");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        count(
+            ci,
+            "SELECT count(*) FROM gearlet_adopt_leases WHERE owner = 'a'"
+        ),
+        0
+    );
+}
+
+#[test]
+fn a_restarted_server_takes_its_jobs_back() {
+    let Some(pg) = pg::Cluster::shared() else {
+        return;
+    };
+    let ci = &pg.conninfo;
+    // B is up all along, but A comes back before its lease expires.
+    let (_b, _db, _) = open(ci, opts("back", "b", 3_000));
+    {
+        let (s, d, _) = open(ci, opts("back", "a", 3_000));
+        let c = s.client().unwrap();
+        for i in 0..10 {
+            c.submit_job(SubmitRequest::new("f", format!("{i}")).background())
+                .unwrap();
+        }
+        drop(d);
+    }
+    let (a, _da, n) = open(ci, opts("back", "a", 3_000));
+    assert_eq!(n, 10);
+    assert_eq!(serve(&a, "f", 10, T).len(), 10);
+}
+
+#[test]
+fn the_database_going_away_fails_submissions_then_recovers() {
+    let Some(pg) = pg::Cluster::start("down") else {
+        return;
+    };
+    let ci = &pg.conninfo;
+    let (s, d, _) = open(ci, opts("down", "a", 1_000));
+    let c = s.client().unwrap();
+    let mut acked = Vec::new();
+    for i in 0..20 {
+        c.submit_job(
+            SubmitRequest::new("f", format!("{i}"))
+                .unique(&format!("k{i}"))
+                .background(),
+        )
+        .unwrap();
+        acked.push(format!("k{i}"));
+    }
+    pg.kill();
+    // Queued jobs are still served from memory.
+    assert_eq!(serve(&s, "f", 1, T).len(), 1);
+    let r = c.submit_job(SubmitRequest::new("f", "lost").unique("x").background());
+    assert!(r.is_err(), "acknowledged while the database is down: {r:?}");
+    pg.restart();
+    // Reconnected by itself: the next submission that needs the store succeeds.
+    let deadline = Instant::now() + T;
+    loop {
+        match c.submit_job(
+            SubmitRequest::new("f", "after")
+                .unique("after")
+                .background(),
+        ) {
+            Ok(_) => break,
+            Err(e) => assert!(Instant::now() < deadline, "never recovered: {e:?}"),
+        }
+    }
+    d.sync();
+    drop(d);
+    drop(s);
+    // Everything acknowledged and not yet served is there after a restart of the server.
+    let (s2, _d2, n) = open(ci, opts("down", "a", 1_000));
+    assert_eq!(
+        n, 20,
+        "19 left of the first 20, plus the one after recovery"
+    );
+    let got: BTreeSet<Vec<u8>> = serve(&s2, "f", 20, T).into_iter().map(|g| g.0).collect();
+    assert!(got.contains(&b"after"[..].to_vec()));
+    assert!(!got.contains(&b"x"[..].to_vec()));
+}
