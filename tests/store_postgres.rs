@@ -255,6 +255,6 @@ fn the_database_going_away_fails_submissions_then_recovers() {
         "19 left of the first 20, plus the one after recovery"
     );
     let got: BTreeSet<Vec<u8>> = serve(&s2, "f", 20, T).into_iter().map(|g| g.0).collect();
-    assert!(got.contains(&b"after"[..].to_vec()));
-    assert!(!got.contains(&b"x"[..].to_vec()));
+    assert!(got.contains(&b"after"[..]));
+    assert!(!got.contains(&b"x"[..]));
 }
