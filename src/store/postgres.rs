@@ -26,7 +26,7 @@
 //! adopted; its later removes of adopted rows find nothing, and its new rows are under a new
 //! lease.
 
-use super::postgres_sql::{row_job, OwnedJob, Rows, Run, Tables};
+use super::postgres_sql::{row_job, Keys, OwnedJob, Rows, Run, Tables};
 use super::{Store, StoreError, StoreKey, StoredJob};
 use postgres::{Client, Config, NoTls, Statement};
 use std::collections::hash_map::RandomState;
@@ -35,6 +35,10 @@ use std::time::{Duration, Instant};
 /// Rows moved per adoption transaction: a dead server's backlog is adopted in pieces, so that
 /// this server's own acknowledgements wait for one piece at a time.
 const ADOPT_CHUNK: i64 = 5000;
+
+/// Most keys of failed adds kept for deletion (past it, a refused job may stay in the table
+/// until its server restarts and runs it).
+const MAX_DOUBTFUL: usize = 1 << 20;
 
 /// How the PostgreSQL store connects and shares the database.
 #[derive(Clone, Debug)]
@@ -82,6 +86,15 @@ pub struct PostgresStore {
     batch: Vec<Run>,
     hasher: RandomState,
     where_: String,
+    /// When this server last failed to reach the database. It adopts only after a whole lease
+    /// of renewals without failure since: when the database itself was away, every server's
+    /// lease ran out at once, and the others renew theirs within a poll interval of its return,
+    /// so adopting sooner would take over servers that are alive.
+    last_failure: Option<Instant>,
+    /// Keys of adds whose batch failed, whose submitters heard so: a COMMIT whose answer was
+    /// lost with the connection may have written them all the same. The next transaction that
+    /// commits deletes them first, so that a refused job does not linger unserved in the table.
+    doubtful: Keys,
 }
 
 struct Prepared {
@@ -182,6 +195,8 @@ impl PostgresStore {
             batch: Vec::new(),
             hasher: RandomState::new(),
             where_,
+            last_failure: None,
+            doubtful: Keys::default(),
         };
         let create = s.tables.create();
         s.client()?
@@ -252,6 +267,9 @@ impl PostgresStore {
         let p = self.prepared.as_ref().expect("prepared above");
         let mut tx = c.transaction()?;
         tx.execute(&p.renew, &[&id, &ms])?;
+        if !self.doubtful.f.is_empty() {
+            tx.execute(&p.delete, &[&id, &self.doubtful.f, &self.doubtful.k])?;
+        }
         for run in &self.batch {
             match run {
                 Run::Add(r) => {
@@ -281,6 +299,7 @@ impl PostgresStore {
     fn failed(&mut self, what: &str, e: postgres::Error) -> StoreError {
         if transient(&e) {
             self.client = None;
+            self.last_failure = Some(Instant::now());
         }
         self.err(what, e)
     }
@@ -397,12 +416,15 @@ impl Store for PostgresStore {
         let deadline = Instant::now() + self.opts.wait;
         let result = loop {
             let e = match self.client() {
+                Err(e) => {
+                    self.last_failure = Some(Instant::now());
+                    e
+                }
                 Ok(_) => match self.write_batch() {
                     Ok(()) => break Ok(()),
                     Err(e) if transient(&e) => self.failed("writing a batch", e),
                     Err(e) => break Err(self.failed("writing a batch", e)),
                 },
-                Err(e) => e,
             };
             if Instant::now() >= deadline {
                 break Err(e);
@@ -410,6 +432,18 @@ impl Store for PostgresStore {
             // The database is restarting or out of reach: try again shortly, within `wait`.
             std::thread::sleep(Duration::from_millis(100).min(self.opts.wait));
         };
+        match &result {
+            Ok(()) => self.doubtful = Keys::default(),
+            Err(_) if self.doubtful.f.len() < MAX_DOUBTFUL => {
+                for run in &self.batch {
+                    if let Run::Add(r) = run {
+                        self.doubtful.f.extend(r.f.iter().cloned());
+                        self.doubtful.k.extend(r.k.iter().cloned());
+                    }
+                }
+            }
+            Err(_) => {}
+        }
         self.batch.clear();
         result
     }
@@ -461,8 +495,15 @@ impl Store for PostgresStore {
     }
 
     fn poll(&mut self, adopt: &mut dyn FnMut(StoredJob<'_>)) -> Result<(), StoreError> {
-        self.renew()?;
-        if !self.opts.adopt {
+        if let Err(e) = self.renew() {
+            self.last_failure = Some(Instant::now());
+            return Err(e);
+        }
+        if !self.opts.adopt
+            || self
+                .last_failure
+                .is_some_and(|t| t.elapsed() < self.opts.lease)
+        {
             return Ok(());
         }
         // Adoption gets at most a poll interval of the store thread's time per poll.
