@@ -13,6 +13,11 @@ php -m 2>/dev/null | grep -qx gearman || need_apt=1
 php -m 2>/dev/null | grep -qx imagick || need_apt=1
 perl -MGearman::Client -MGearman::Worker -e1 2>/dev/null || need_apt=1
 python3 -m pip --version >/dev/null 2>&1 || need_apt=1
+# PostgreSQL's server binaries (Debian keeps them in /usr/lib/postgresql/NN/bin) and psql, for
+# the PostgreSQL store's tests: scripts/pg-cluster.sh starts a private cluster with them.
+scripts_dir=$(dirname "$0")
+"$scripts_dir/pg-cluster.sh" find >/dev/null 2>&1 || need_apt=1
+command -v psql >/dev/null 2>&1 || need_apt=1
 
 if [ "$need_apt" = 1 ]; then
     apt-get update
@@ -21,11 +26,13 @@ if [ "$need_apt" = 1 ]; then
     # gcc (with its sanitizer runtimes), libc6-dev, pkg-config: the C ABI tests (tests/c/run.sh).
     apt-get install -y --no-install-recommends \
         gearman-job-server gearman-tools php-cli php-gearman libgearman-client-perl \
-        python3-pip ca-certificates gcc libc6-dev pkg-config phpunit php-imagick
+        python3-pip ca-certificates gcc libc6-dev pkg-config phpunit php-imagick \
+        postgresql postgresql-client
 fi
 
-# The Debian package may start a gearmand service on 127.0.0.1:4730; the tests never use that
-# port (each test starts its own servers on free ports).
+# The Debian packages may start a gearmand service on 127.0.0.1:4730 and a PostgreSQL cluster on
+# 5432; the tests use neither (each test starts its own servers on free ports, and its own
+# PostgreSQL cluster on a unix socket in a temporary directory).
 
 # Debian's own python3 refuses `pip install` into the system (PEP 668): allow it there only.
 pip_flags=()
@@ -40,4 +47,5 @@ python3 -c 'import pytest, gear, cffi'
 php -r 'exit(class_exists("GearmanClient") ? 0 : 1);'
 perl -MGearman::Client -MGearman::Worker -e1
 /usr/sbin/gearmand --version
+"$scripts_dir/pg-cluster.sh" find
 echo "interop test dependencies installed"

@@ -18,6 +18,9 @@ cargo clippy --features capi --all-targets -- -D warnings
 step "unit, core, socket and doc tests"
 cargo test
 
+step "PostgreSQL store against a private cluster (scripts/pg-cluster.sh)"
+GEARLET_REQUIRE_PG=1 cargo test --test store_postgres
+
 step "core without the socket layer"
 cargo test --no-default-features --lib --test core
 
@@ -35,7 +38,7 @@ bindings/php/run-tests.sh
 
 step "real peers: gearmand side by side, gearman CLI, PHP, Python, Perl"
 cargo build --release --bin gearlet
-GEARLET_BIN="$PWD/target/release/gearlet" python3 -m pytest tests/interop -q
+GEARLET_REQUIRE_PG=1 GEARLET_BIN="$PWD/target/release/gearlet" python3 -m pytest tests/interop -q
 
 step "loom models"
 .ci/loom.sh
