@@ -4,9 +4,9 @@
 # (tools/load, gearlet-load), the gearman CLI (libgearman) and the crash test. Not a test: it
 # prints figures, the median of ROUNDS rounds with their spread, and the target beside each.
 #
-#   benches/store.sh                 # ~3-4 minutes on 2 cores (most of it: 1M-row replays, crash
-#                                    # campaign)
-#   QUICK=1 benches/store.sh         # smoke run, about a minute
+#   benches/store.sh                 # ~2 minutes on 2 cores once built (the crash campaign builds
+#                                    # tests/store_crash.rs in release first: ~2 minutes more)
+#   QUICK=1 benches/store.sh         # smoke run, under a minute
 #   ONLY="submit cli" benches/store.sh   # a subset of: submit cli replay crash
 #
 # Loads:
