@@ -14,7 +14,6 @@ No sleeps: readiness is a port that accepts, jobs are drained until NO_JOB, and 
 deadline (gearproto).
 """
 
-import os
 import sqlite3
 import time
 
