@@ -360,12 +360,24 @@ fn store_queue_on_shutdown_writes_only_at_close() {
 }
 
 #[test]
-fn a_unique_with_nul_is_refused_with_a_store() {
+fn uniques_that_could_be_taken_for_store_keys_are_refused_with_a_store() {
     let mem = Arc::new(Mem::default());
     let (s, _d, _) = attach(&mem);
     let c = s.client().unwrap();
     let e = c.submit_job(bg("f", "a\0b", "x")).unwrap_err();
     assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+    // The first byte of the keys the store makes up for jobs without a unique.
+    let e = c.submit_job(bg("f", "\u{7f}abc", "x")).unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+    // A job without a unique is keyed by 31 ASCII bytes starting with it.
+    c.submit_job(SubmitRequest::new("f", "anon").background())
+        .unwrap();
+    let rows = mem.rows();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].key.len(), 31);
+    assert_eq!(rows[0].key[0], 0x7f);
+    assert!(rows[0].key.is_ascii());
+    assert_eq!(rows[0].unique, b"");
 }
 
 #[test]

@@ -559,9 +559,8 @@ fn completed_jobs_do_not_come_back_after_kill_9() {
         want.sort();
         assert_eq!(got, want, "round {round}: the drain serves every job once");
         wait_until("stored=0", || srv.store_field("stored") == 0);
-        // `stored` drops when a removal is queued for the store, not when it is committed; a
-        // job acknowledged now was committed after those removals (one store thread, batches in
-        // journal order), so once it is acknowledged the kill cannot race them.
+        // `stored` drops as the removals are committed. The fence, acknowledged after them
+        // (one store thread, batches in journal order), must be the one job that comes back.
         let fence = format!("fence{round}");
         submit_all(&srv, std::slice::from_ref(&fence));
         srv.kill9();

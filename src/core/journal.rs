@@ -39,9 +39,14 @@ pub(crate) enum Stored {
 }
 
 /// Length of a key the core makes up for a job whose unique does not identify it (none, or
-/// `-`): a NUL (which no unique sent over the wire can contain), 7 bytes of a per-run nonce,
-/// and a counter.
-pub(crate) const GENERATED_KEY: usize = 16;
+/// `-`): the byte 0x7F (DEL), which no explicit unique may start with while a store is attached
+/// (so a made-up key never equals a unique), then a per-run nonce (14 hex digits) and a counter
+/// (16 hex digits, so keys of one run sort in submission order). Plain ASCII: gearmand's
+/// `libsqlite3` queue, which reads its key column as text, can read a file gearlet wrote.
+pub(crate) const GENERATED_KEY: usize = 31;
+
+/// The first byte of every made-up key (see `GENERATED_KEY`).
+pub(crate) const GENERATED_KEY_MARK: u8 = 0x7f;
 
 /// What an add writes.
 pub(crate) enum Record {
@@ -60,7 +65,12 @@ pub(crate) enum Op {
         sink: Option<Arc<SessionShared>>,
     },
     /// Delete the row of (function, key).
-    Remove { function: FnName, key: Bytes },
+    Remove {
+        function: FnName,
+        key: Bytes,
+        /// The job was counted in `stored`: the count drops when the remove is committed.
+        counted: bool,
+    },
     /// Writes nothing: its `seq` is durable once everything before it is written.
     Barrier { seq: u64 },
 }
@@ -144,10 +154,15 @@ impl Journal {
 
     /// A fresh key for a job without an identifying unique.
     pub fn generate_key(&self) -> [u8; GENERATED_KEY] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut k = [0u8; GENERATED_KEY];
-        k[1..8].copy_from_slice(&self.nonce);
+        k[0] = GENERATED_KEY_MARK;
         let n = self.next_key.fetch_add(1, Ordering::Relaxed);
-        k[8..].copy_from_slice(&n.to_be_bytes());
+        let digits = self.nonce.iter().copied().chain(n.to_be_bytes());
+        for (i, b) in digits.enumerate() {
+            k[1 + 2 * i] = HEX[usize::from(b >> 4)];
+            k[2 + 2 * i] = HEX[usize::from(b & 15)];
+        }
         k
     }
 
@@ -189,9 +204,13 @@ impl Journal {
     }
 
     /// Queues a remove.
-    pub fn remove(&self, function: FnName, key: Bytes) {
+    pub fn remove(&self, function: FnName, key: Bytes, counted: bool) {
         let mut q = self.q.lock();
-        q.ops.push(Op::Remove { function, key });
+        q.ops.push(Op::Remove {
+            function,
+            key,
+            counted,
+        });
         if q.ops.len() == 1 {
             self.cv.notify_one();
         }

@@ -291,7 +291,7 @@ fn write_batch(
                 wrote = true;
             }
             Op::Add { .. } | Op::Barrier { .. } => {}
-            Op::Remove { function, key } => {
+            Op::Remove { function, key, .. } => {
                 if !adds.is_empty() {
                     store.add(&adds)?;
                     adds.clear();

@@ -42,7 +42,8 @@ pub struct StoredJob<'a> {
     /// The function name.
     pub function: &'a [u8],
     /// What the row is found by, with `function`: the job's unique when it has one, else a key
-    /// gearlet made up (16 bytes starting with a NUL, which no unique sent over the wire has).
+    /// gearlet made up (31 ASCII bytes starting with 0x7F, which no unique may start with while
+    /// a store is attached).
     pub key: &'a [u8],
     /// The unique as submitted: empty (none), `-` (coalesce on the workload), or the unique.
     pub unique: &'a [u8],

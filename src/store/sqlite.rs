@@ -7,8 +7,9 @@
 //! with the `sqlite3` shell. gearlet adds three nullable columns for what gearmand does not
 //! store: `gearlet_unique` (the unique as submitted, when the key is one gearlet made up),
 //! `gearlet_reducer` and `gearlet_schedule` (`minute hour day-of-month month day-of-week`, `*`
-//! for any). Keys gearlet makes up are 16-byte BLOBs, which SQLite never takes for equal to a
-//! TEXT unique.
+//! for any). Keys gearlet makes up for jobs without a unique are 31 ASCII characters starting
+//! with DEL (0x7F), which no unique may start with while a store is attached; TEXT like every
+//! key, so gearmand can read the file back.
 
 use super::{Store, StoreError, StoreKey, StoredJob};
 use crate::core::{Priority, Schedule};
@@ -259,13 +260,9 @@ fn priority_of(p: i64) -> Priority {
     }
 }
 
-/// Generated keys are BLOBs; a unique is TEXT as gearmand writes it (when it is UTF-8).
+/// A key is TEXT as gearmand writes it (a BLOB only for a unique that is not UTF-8).
 fn key_value(k: &[u8]) -> ToSqlOutput<'_> {
-    if k.first() == Some(&0) {
-        ToSqlOutput::Borrowed(ValueRef::Blob(k))
-    } else {
-        text_value(k)
-    }
+    text_value(k)
 }
 
 fn text_value(k: &[u8]) -> ToSqlOutput<'_> {

@@ -44,11 +44,13 @@ impl Inner {
         self.uniques.remove(job);
         if matches!(js.stored, Stored::Pending | Stored::Yes) {
             if let Some(j) = self.journal.get() {
-                if js.stored == Stored::Yes {
-                    j.stats.stored.fetch_sub(1, Ordering::Relaxed);
-                }
                 let at = js.bytes.len() - job.store_key_of(&js.bytes).len();
-                j.remove(FnName::Func(job.func.clone()), js.bytes.slice(at..));
+                let counted = js.stored == Stored::Yes;
+                j.remove(
+                    FnName::Func(job.func.clone()),
+                    js.bytes.slice(at..),
+                    counted,
+                );
             }
             js.stored = Stored::No;
         }

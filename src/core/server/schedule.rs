@@ -237,7 +237,7 @@ impl Inner {
     /// Removes a schedule that is gone from the store, if it is there.
     pub(super) fn unstore_schedule(&self, e: ScheduleEntry) {
         if let (Some(k), Some(j)) = (e.store_key, self.journal.get()) {
-            j.remove(FnName::Owned(Bytes::from(Vec::from(e.name))), k);
+            j.remove(FnName::Owned(Bytes::from(Vec::from(e.name))), k, false);
         }
     }
 }

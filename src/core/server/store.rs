@@ -46,9 +46,11 @@ impl Inner {
         for (op, outcome) in ops.into_iter().zip(outcomes.iter().copied()) {
             match op {
                 Op::Barrier { seq } => last = seq,
-                Op::Remove { .. } => {
+                Op::Remove { counted, .. } => {
                     if err.is_some() {
                         retry.push(op);
+                    } else if counted {
+                        j.stats.stored.fetch_sub(1, Ordering::Relaxed);
                     }
                 }
                 Op::Add { seq, rec, sink } => {

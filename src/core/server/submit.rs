@@ -56,6 +56,11 @@ impl Inner {
             if req.unique.contains(&0) {
                 return Err(Error::InvalidArgument("A unique cannot contain NUL"));
             }
+            if req.unique.first() == Some(&crate::core::journal::GENERATED_KEY_MARK) {
+                return Err(Error::InvalidArgument(
+                    "A unique cannot start with byte 0x7F: the store reserves it",
+                ));
+            }
             if j.is_dead() && !foreground {
                 return Err(Error::Closed);
             }
