@@ -10,6 +10,7 @@ use gearlet::store::{Durable, StoreOptions};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use support::jobs::drain;
 use support::mem_store::{attach, server, Mem, MemStore};
 
 const T: Duration = Duration::from_secs(10);
@@ -25,19 +26,6 @@ fn bg<'a>(f: &'a str, u: &'a str, w: &'static str) -> SubmitRequest<'a> {
     SubmitRequest::new(f, Bytes::from_static(w.as_bytes()))
         .unique(u)
         .background()
-}
-
-/// Grabs and completes every job of `f` it can get within a moment, returning
-/// (unique, workload) in the order served.
-fn drain(s: &Server, f: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let w = s.worker().unwrap();
-    w.register(f).unwrap();
-    let mut got = Vec::new();
-    while let Some(j) = w.try_grab().unwrap() {
-        got.push((j.unique().to_vec(), j.workload().to_vec()));
-        j.complete("ok").unwrap();
-    }
-    got
 }
 
 #[test]

@@ -4,12 +4,14 @@
 //! away fails submissions cleanly, loses nothing acknowledged and is reconnected by itself.
 #![cfg(feature = "postgres")]
 
+#[path = "support/jobs.rs"]
+mod jobs;
 #[path = "support/pg.rs"]
 mod pg;
 
-use bytes::Bytes;
 use gearlet::core::*;
 use gearlet::store::{Durable, PostgresOptions, PostgresStore, StoreOptions};
+use jobs::{every_kind_served, submit_every_kind};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -62,25 +64,7 @@ fn a_restart_gives_every_kind_of_job_back() {
         let (s, d, n) = open(ci, opts("rt", "a", 10_000));
         assert_eq!(n, 0);
         let c = s.client().unwrap();
-        c.submit_job(SubmitRequest::new("f", "one").unique("u1").background())
-            .unwrap();
-        c.submit_job(SubmitRequest::new("f", "two").background())
-            .unwrap();
-        c.submit_job(SubmitRequest::new("f", "three").unique("-").background())
-            .unwrap();
-        c.submit_job(
-            SubmitRequest::new("f", "urgent")
-                .unique("hi")
-                .priority(Priority::High)
-                .background(),
-        )
-        .unwrap();
-        c.submit_job(
-            SubmitRequest::new("f", Bytes::from_static(b"\x00\xff\x01"))
-                .unique(&b"\xfe\xfd"[..])
-                .background(),
-        )
-        .unwrap();
+        submit_every_kind(&c, "f");
         // A finished job leaves no row.
         c.submit_job(SubmitRequest::new("g", "done").background())
             .unwrap();
@@ -92,18 +76,9 @@ fn a_restart_gives_every_kind_of_job_back() {
     let (s, _d, n) = open(ci, opts("rt", "a", 10_000));
     assert_eq!(n, 5);
     let got = serve(&s, "f", 5, T);
-    assert_eq!(got[0], (b"hi".to_vec(), b"urgent".to_vec()), "high first");
+    assert_eq!(got[0], every_kind_served()[0], "high first");
     let all: BTreeSet<_> = got.into_iter().collect();
-    let want: BTreeSet<(Vec<u8>, Vec<u8>)> = [
-        (&b"u1"[..], &b"one"[..]),
-        (b"", b"two"),
-        (b"-", b"three"),
-        (b"hi", b"urgent"),
-        (b"\xfe\xfd", b"\x00\xff\x01"),
-    ]
-    .iter()
-    .map(|(u, w)| (u.to_vec(), w.to_vec()))
-    .collect();
+    let want: BTreeSet<_> = every_kind_served().into_iter().collect();
     assert_eq!(all, want);
 }
 

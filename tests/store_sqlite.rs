@@ -2,11 +2,14 @@
 //! cleanly and recovers, and a bad file stops the start with its name.
 #![cfg(feature = "sqlite")]
 
+mod support;
+
 use bytes::Bytes;
 use gearlet::core::*;
 use gearlet::store::{Durable, SqliteOptions, SqliteStore, StoreOptions};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use support::jobs::{drain, every_kind_served, submit_every_kind};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -41,17 +44,6 @@ fn open(path: &Path, opts: SqliteOptions) -> (Server, Durable, u64) {
     (s, d, r.restored)
 }
 
-fn drain(s: &Server, f: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let w = s.worker().unwrap();
-    w.register(f).unwrap();
-    let mut got = Vec::new();
-    while let Some(j) = w.try_grab().unwrap() {
-        got.push((j.unique().to_vec(), j.workload().to_vec()));
-        j.complete("ok").unwrap();
-    }
-    got
-}
-
 #[test]
 fn a_restart_gives_every_kind_of_job_back() {
     let dir = TempDir::new("restart");
@@ -60,26 +52,7 @@ fn a_restart_gives_every_kind_of_job_back() {
         let (s, d, n) = open(&db, SqliteOptions::default());
         assert_eq!(n, 0);
         let c = s.client().unwrap();
-        c.submit_job(SubmitRequest::new("f", "one").unique("u1").background())
-            .unwrap();
-        c.submit_job(SubmitRequest::new("f", "two").background())
-            .unwrap();
-        c.submit_job(SubmitRequest::new("f", "three").unique("-").background())
-            .unwrap();
-        c.submit_job(
-            SubmitRequest::new("f", "urgent")
-                .unique("hi")
-                .priority(Priority::High)
-                .background(),
-        )
-        .unwrap();
-        // A unique that is not UTF-8, and a binary workload.
-        c.submit_job(
-            SubmitRequest::new("f", Bytes::from_static(b"\x00\xff\x01"))
-                .unique(&b"\xfe\xfd"[..])
-                .background(),
-        )
-        .unwrap();
+        submit_every_kind(&c, "f");
         c.submit_job(SubmitRequest::new("g", "red").reducer("sum").background())
             .unwrap();
         d.close();
@@ -88,16 +61,7 @@ fn a_restart_gives_every_kind_of_job_back() {
     assert_eq!(n, 6);
     assert!(s.jobs().unwrap().iter().all(|j| j.persisted));
     let got = drain(&s, "f");
-    assert_eq!(
-        got,
-        vec![
-            (b"hi".to_vec(), b"urgent".to_vec()),
-            (b"u1".to_vec(), b"one".to_vec()),
-            (b"".to_vec(), b"two".to_vec()),
-            (b"-".to_vec(), b"three".to_vec()),
-            (b"\xfe\xfd".to_vec(), b"\x00\xff\x01".to_vec()),
-        ]
-    );
+    assert_eq!(got, every_kind_served());
     let w = s.worker().unwrap();
     w.register("g").unwrap();
     let j = w.grab(T).unwrap().unwrap();

@@ -18,6 +18,8 @@
 //! acknowledgements, never the dispatch of jobs already queued.
 
 mod committer;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod fields;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "postgres")]

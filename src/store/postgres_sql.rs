@@ -27,6 +27,7 @@
 //! So gearmand's table is only read: at start its rows are moved into gearlet's table (one
 //! transaction, under the starting server's id).
 
+use super::fields::{parse_sched, priority_of, sched_text};
 use super::{StoreError, StoreKey, StoredJob};
 use crate::core::{Priority, Schedule};
 use std::collections::HashSet;
@@ -244,7 +245,9 @@ pub(super) fn row_job(row: &postgres::Row) -> Option<OwnedJob> {
     Some(OwnedJob {
         function: bytes(0)?,
         key: bytes(1)?,
-        priority: priority_of(row.try_get::<_, Option<i16>>(2).ok().flatten().unwrap_or(1)),
+        priority: priority_of(i64::from(
+            row.try_get::<_, Option<i16>>(2).ok().flatten().unwrap_or(1),
+        )),
         data: bytes(3).unwrap_or_default(),
         when: row
             .try_get::<_, Option<i64>>(4)
@@ -293,44 +296,6 @@ impl OwnedJob {
     }
 }
 
-fn priority_of(p: i16) -> Priority {
-    match p {
-        0 => Priority::High,
-        2 => Priority::Low,
-        _ => Priority::Normal,
-    }
-}
-
-pub(super) fn sched_text(s: &Schedule) -> String {
-    let f = |v: Option<u8>| v.map_or("*".to_string(), |v| v.to_string());
-    format!(
-        "{} {} {} {} {}",
-        f(s.minute),
-        f(s.hour),
-        f(s.day_of_month),
-        f(s.month),
-        f(s.day_of_week)
-    )
-}
-
-pub(super) fn parse_sched(t: &str) -> Option<Schedule> {
-    let mut it = t.split_ascii_whitespace().map(|f| {
-        if f == "*" {
-            Some(None)
-        } else {
-            f.parse::<u8>().ok().map(Some)
-        }
-    });
-    let s = Schedule {
-        minute: it.next()??,
-        hour: it.next()??,
-        day_of_month: it.next()??,
-        month: it.next()??,
-        day_of_week: it.next()??,
-    };
-    it.next().is_none().then_some(s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,18 +307,5 @@ mod tests {
         for bad in ["", "a;b", "1x", "x\"", &"a".repeat(41)] {
             assert!(Tables::new(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn schedules_round_trip() {
-        let s = Schedule {
-            minute: Some(5),
-            hour: None,
-            day_of_month: Some(31),
-            month: None,
-            day_of_week: Some(0),
-        };
-        assert_eq!(parse_sched(&sched_text(&s)), Some(s));
-        assert_eq!(parse_sched("5 * 31 *"), None);
     }
 }

@@ -11,8 +11,8 @@
 //! with DEL (0x7F), which no unique may start with while a store is attached; TEXT like every
 //! key, so gearmand can read the file back.
 
+use super::fields::{parse_sched, priority_of, sched_text};
 use super::{Store, StoreError, StoreKey, StoredJob};
-use crate::core::{Priority, Schedule};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -222,44 +222,6 @@ impl SqliteStore {
     }
 }
 
-fn sched_text(s: &Schedule) -> String {
-    let f = |v: Option<u8>| v.map_or("*".to_string(), |v| v.to_string());
-    format!(
-        "{} {} {} {} {}",
-        f(s.minute),
-        f(s.hour),
-        f(s.day_of_month),
-        f(s.month),
-        f(s.day_of_week)
-    )
-}
-
-fn parse_sched(t: &str) -> Option<Schedule> {
-    let mut it = t.split_ascii_whitespace().map(|f| {
-        if f == "*" {
-            Some(None)
-        } else {
-            f.parse::<u8>().ok().map(Some)
-        }
-    });
-    let s = Schedule {
-        minute: it.next()??,
-        hour: it.next()??,
-        day_of_month: it.next()??,
-        month: it.next()??,
-        day_of_week: it.next()??,
-    };
-    it.next().is_none().then_some(s)
-}
-
-fn priority_of(p: i64) -> Priority {
-    match p {
-        0 => Priority::High,
-        2 => Priority::Low,
-        _ => Priority::Normal,
-    }
-}
-
 /// A key is TEXT as gearmand writes it (a BLOB only for a unique that is not UTF-8).
 fn key_value(k: &[u8]) -> ToSqlOutput<'_> {
     text_value(k)
@@ -395,25 +357,5 @@ impl Store for SqliteStore {
                 Durability::Os => "os",
             }
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn schedule_text_round_trips() {
-        let s = Schedule {
-            minute: Some(5),
-            hour: None,
-            day_of_month: Some(31),
-            month: None,
-            day_of_week: Some(0),
-        };
-        assert_eq!(sched_text(&s), "5 * 31 * 0");
-        assert_eq!(parse_sched("5 * 31 * 0"), Some(s));
-        assert_eq!(parse_sched("5 * 31 *"), None);
-        assert_eq!(parse_sched("x * * * *"), None);
     }
 }

@@ -1,2 +1,3 @@
 //! Helpers shared by integration tests.
+pub mod jobs;
 pub mod mem_store;
