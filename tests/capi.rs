@@ -543,3 +543,172 @@ fn a_client_outliving_its_server_cannot_store_background_jobs_any_more() {
     gearlet_client_free(c);
     assert!(m.rows.lock().unwrap().is_empty());
 }
+
+/// Calls a `(options, text, len)` setter with `s`.
+fn set_text(
+    f: extern "C" fn(*mut gearlet_options, *const c_char, usize) -> gearlet_status,
+    o: *mut gearlet_options,
+    s: &str,
+) -> gearlet_status {
+    f(o, s.as_ptr().cast(), s.len())
+}
+
+#[test]
+fn postgres_options_are_checked_when_set() {
+    let mut o = null_mut();
+    assert_eq!(gearlet_options_new(&mut o), gearlet_status::Ok);
+    let pg = gearlet_options_set_store_postgres;
+    for good in [
+        "host=/run/postgresql dbname=jobs user=app",
+        "postgresql://app@db.example:5433/jobs",
+        "postgres:///jobs?host=/tmp",
+    ] {
+        assert_eq!(set_text(pg, o, good), gearlet_status::Ok, "{good}");
+    }
+    // A malformed conninfo: the message names the option, never a value (nor the password).
+    let bad = "password=sekrit port=not-a-port";
+    assert_eq!(set_text(pg, o, bad), gearlet_status::InvalidArgument);
+    let why = text(gearlet_last_error_message());
+    assert!(
+        why.contains("option `port`") && !why.contains("sekrit"),
+        "{why}"
+    );
+    // A syntax error inside a password: the character the parser stopped at is not shown.
+    assert_eq!(
+        set_text(pg, o, "password=a b Z"),
+        gearlet_status::InvalidArgument
+    );
+    let why = text(gearlet_last_error_message());
+    assert!(
+        why.contains("unexpected character") && !why.contains('Z'),
+        "{why}"
+    );
+    assert_eq!(set_text(pg, o, ""), gearlet_status::InvalidArgument);
+    assert_eq!(set_text(pg, o, "a\0b"), gearlet_status::InvalidArgument);
+
+    let id = gearlet_options_set_store_server_id;
+    assert_eq!(set_text(id, o, "web-1:4730"), gearlet_status::Ok);
+    for bad in ["", "two words", "é", &"x".repeat(201)] {
+        assert_eq!(set_text(id, o, bad), gearlet_status::InvalidArgument);
+        assert!(text(gearlet_last_error_message()).contains("server id"));
+    }
+    let table = gearlet_options_set_store_table;
+    assert_eq!(set_text(table, o, "jobs_2"), gearlet_status::Ok);
+    for bad in ["", "2jobs", "a-b", "x; DROP", &"t".repeat(41)] {
+        assert_eq!(set_text(table, o, bad), gearlet_status::InvalidArgument);
+    }
+    assert_eq!(
+        gearlet_options_set_store_lease_ms(o, 99),
+        gearlet_status::InvalidArgument
+    );
+    assert!(text(gearlet_last_error_message()).contains("100 ms"));
+    assert_eq!(
+        gearlet_options_set_store_lease_ms(o, 100),
+        gearlet_status::Ok
+    );
+    assert_eq!(gearlet_options_set_store_wait_ms(o, 0), gearlet_status::Ok);
+    assert_eq!(gearlet_options_set_store_adopt(o, 0), gearlet_status::Ok);
+    gearlet_options_free(o);
+    assert_eq!(
+        set_text(pg, null_mut(), "dbname=x"),
+        gearlet_status::NullArgument
+    );
+}
+
+#[test]
+fn a_postgres_store_needs_a_server_id_and_names_an_unreachable_database() {
+    let mut o = null_mut();
+    assert_eq!(gearlet_options_new(&mut o), gearlet_status::Ok);
+    let dir = "/nonexistent-gearlet-pg";
+    let conninfo = format!("host={dir} user=u dbname=d password=sekrit connect_timeout=2");
+    let pg = gearlet_options_set_store_postgres;
+    assert_eq!(set_text(pg, o, &conninfo), gearlet_status::Ok);
+    // Refused before any connection is tried.
+    let mut s = null_mut();
+    assert_eq!(
+        gearlet_server_new(o, &mut s),
+        gearlet_status::InvalidArgument
+    );
+    let why = text(gearlet_last_error_message());
+    assert!(why.contains("gearlet_options_set_store_server_id"), "{why}");
+    assert!(s.is_null());
+    // With an id, the database is tried: its host is named, its password is not.
+    let id = gearlet_options_set_store_server_id;
+    assert_eq!(set_text(id, o, "one"), gearlet_status::Ok);
+    assert_eq!(gearlet_server_new(o, &mut s), gearlet_status::StoreFailed);
+    let why = text(gearlet_last_error_message());
+    assert!(why.contains(dir) && !why.contains("sekrit"), "{why}");
+    assert!(s.is_null());
+    gearlet_options_free(o);
+}
+
+#[test]
+fn each_kind_of_store_replaces_the_one_chosen_before() {
+    let m = MemStore::default();
+    let mut o = null_mut();
+    assert_eq!(gearlet_options_new(&mut o), gearlet_status::Ok);
+    assert_eq!(
+        gearlet_options_set_store_callbacks(o, &callbacks(sharing(&m))),
+        gearlet_status::Ok
+    );
+    // PostgreSQL replaces callbacks (freeing them)...
+    let pg = gearlet_options_set_store_postgres;
+    assert_eq!(
+        set_text(pg, o, "host=/nonexistent-gearlet-pg"),
+        gearlet_status::Ok
+    );
+    assert_eq!(m.frees.load(Ordering::SeqCst), 1);
+    // ...and a path replaces PostgreSQL: the server opens SQLite (no server id needed), with
+    // the table set for either store.
+    let dir = std::env::temp_dir().join(format!("gearlet-capi-kinds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("q.db");
+    let db = db.to_str().unwrap();
+    let path = gearlet_options_set_store_path;
+    assert_eq!(set_text(path, o, db), gearlet_status::Ok);
+    let table = gearlet_options_set_store_table;
+    assert_eq!(set_text(table, o, "my_queue"), gearlet_status::Ok);
+    let mut s = null_mut();
+    assert_eq!(gearlet_server_new(o, &mut s), gearlet_status::Ok);
+    let mut c = null_mut();
+    assert_eq!(gearlet_client_new(s, &mut c), gearlet_status::Ok);
+    assert_eq!(submit_bg(c, "f", "u", b"x", 1), gearlet_status::Ok);
+    gearlet_client_free(c);
+    gearlet_server_free(s);
+    let mut b = gearlet_buf {
+        data: null(),
+        len: 0,
+    };
+    assert_eq!(gearlet_server_new(o, &mut s), gearlet_status::Ok);
+    let mut r = gearlet_replay_report::default();
+    assert_eq!(gearlet_server_replay_report(s, &mut r), gearlet_status::Ok);
+    assert_eq!(r.restored, 1);
+    // `show store` names the engine and its table.
+    let cmd = "show store";
+    assert_eq!(
+        gearlet_server_admin(s, cmd.as_ptr().cast(), cmd.len(), &mut b),
+        gearlet_status::Ok
+    );
+    // SAFETY: gearlet_server_admin filled `b` with `len` readable bytes.
+    let reply = unsafe { std::slice::from_raw_parts(b.data.cast::<u8>(), b.len) };
+    let reply = String::from_utf8_lossy(reply).into_owned();
+    gearlet_buf_free(&mut b);
+    assert!(
+        reply.contains("sqlite") && reply.contains("my_queue"),
+        "{reply}"
+    );
+    gearlet_server_free(s);
+    // Callbacks (here NULL: none) replace PostgreSQL too.
+    assert_eq!(
+        set_text(pg, o, "host=/nonexistent-gearlet-pg"),
+        gearlet_status::Ok
+    );
+    assert_eq!(
+        gearlet_options_set_store_callbacks(o, null()),
+        gearlet_status::Ok
+    );
+    assert_eq!(gearlet_server_new(o, &mut s), gearlet_status::Ok);
+    gearlet_server_free(s);
+    gearlet_options_free(o);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

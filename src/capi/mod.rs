@@ -17,11 +17,13 @@ pub(crate) mod ptr;
 mod client;
 mod server;
 mod store;
+mod store_postgres;
 mod worker;
 
 pub use client::*;
 pub use server::*;
 pub use store::*;
+pub use store_postgres::*;
 pub use worker::*;
 
 use crate::core::Error;

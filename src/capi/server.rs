@@ -286,7 +286,9 @@ pub extern "C" fn gearlet_options_set_require_worker(
 /// With a store, the jobs it holds are queued again before this returns, and gearlet's store
 /// thread starts. If the store cannot be opened or read back, the call returns
 /// `GEARLET_STATUS_STORE_FAILED`, `gearlet_last_error_message()` says why (the file and the
-/// reason, or what the callbacks reported), and no server is made.
+/// reason, the database, or what the callbacks reported), and no server is made. A PostgreSQL
+/// store without a server id is `GEARLET_STATUS_INVALID_ARGUMENT` (see
+/// `gearlet_options_set_store_server_id()`).
 #[no_mangle]
 pub extern "C" fn gearlet_server_new(
     options: *const gearlet_options,

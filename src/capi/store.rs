@@ -1,10 +1,12 @@
-//! Durable stores for the embedded server: the built-in SQLite file or a store written in C
+//! Durable stores for the embedded server: the built-in SQLite file, a PostgreSQL database
+//! shared by several servers (`store_postgres.rs`) or a store written in C
 //! (`gearlet_store_callbacks`), chosen on `gearlet_options` and attached by
 //! `gearlet_server_new()` before the server serves anyone.
 
 use super::panic::ffi_boundary;
 use super::ptr::{self, ReplayCtx, StoreTarget};
 use super::server::{gearlet_options, gearlet_server, with_options};
+use super::store_postgres::PgSettings;
 use super::{gearlet_status, last_error};
 use crate::core::{Priority, Schedule, Server};
 use crate::store::{
@@ -167,20 +169,27 @@ pub struct gearlet_replay_report {
     pub elapsed_us: u64,
 }
 
-/// Which store a `gearlet_options` asks for.
+/// Which store a `gearlet_options` asks for. The settings of one kind are kept while another
+/// kind is chosen, so that setters may come in any order.
 #[derive(Default)]
 pub(crate) struct StoreChoice {
-    kind: StoreKind,
+    pub(super) kind: StoreKind,
     durability: Durability,
     max_bytes: Option<u64>,
     queue_on_shutdown: bool,
+    /// `gearlet_options_set_store_table()`; None: each store's own default.
+    pub(super) table: Option<String>,
+    pub(super) pg: PgSettings,
 }
 
+/// One store at a time: choosing a kind replaces the one chosen before.
 #[derive(Default)]
-enum StoreKind {
+pub(super) enum StoreKind {
     #[default]
     None,
     Sqlite(PathBuf),
+    /// The conninfo (libpq's `key=value` form or a URL), checked when set.
+    Postgres(String),
     Callbacks(StoreTarget),
     /// The callbacks went to a server; each `user` has one owner.
     Taken,
@@ -194,6 +203,12 @@ impl StoreChoice {
             StoreKind::Sqlite(p) => {
                 self.kind = StoreKind::Sqlite(p.clone());
                 StoreKind::Sqlite(p)
+            }
+            StoreKind::Postgres(c) => {
+                self.kind = StoreKind::Postgres(c.clone());
+                // Before any connection is tried: a missing id is the caller's mistake.
+                self.pg.check_complete()?;
+                StoreKind::Postgres(c)
             }
             StoreKind::Callbacks(t) => {
                 self.kind = StoreKind::Taken;
@@ -214,6 +229,8 @@ impl StoreChoice {
             durability: self.durability,
             max_bytes: self.max_bytes,
             queue_on_shutdown: self.queue_on_shutdown,
+            table: self.table.clone(),
+            pg: self.pg.clone(),
         })
     }
 
@@ -230,12 +247,17 @@ impl StoreChoice {
         let store: Box<dyn Store> = match self.kind {
             StoreKind::None | StoreKind::Taken => return Ok(None),
             StoreKind::Sqlite(path) => {
+                let defaults = SqliteOptions::default();
                 let opts = SqliteOptions {
                     durability: self.durability,
                     max_bytes: self.max_bytes,
-                    ..SqliteOptions::default()
+                    table: self.table.unwrap_or_else(|| defaults.table.clone()),
+                    ..defaults
                 };
                 Box::new(SqliteStore::open(path, opts).map_err(failed)?)
+            }
+            StoreKind::Postgres(conninfo) => {
+                Box::new(self.pg.open(&conninfo, self.table).map_err(failed)?)
             }
             StoreKind::Callbacks(target) => Box::new(CStore(target)),
         };
@@ -251,8 +273,9 @@ impl StoreChoice {
 /// Servers made with these options keep their background jobs in the SQLite file at `path`
 /// (created if missing; gearmand's `libsqlite3` table, so gearmand's files are read as they are),
 /// and `gearlet_server_new()` queues the jobs it holds again. Each server opens the file itself:
-/// two live servers must not share one. Replaces store callbacks set before (calling their
-/// `free`). An empty path or one containing a NUL byte is `GEARLET_STATUS_INVALID_ARGUMENT`.
+/// two live servers must not share one. Replaces the store chosen before: a PostgreSQL
+/// database, or store callbacks (calling their `free`). An empty path or one containing a NUL
+/// byte is `GEARLET_STATUS_INVALID_ARGUMENT`.
 #[no_mangle]
 pub extern "C" fn gearlet_options_set_store_path(
     options: *mut gearlet_options,
@@ -274,7 +297,8 @@ pub extern "C" fn gearlet_options_set_store_path(
 }
 
 /// What the SQLite store of `gearlet_options_set_store_path()` promises: a
-/// `gearlet_store_durability` (default FULL). Store callbacks decide this themselves.
+/// `gearlet_store_durability` (default FULL). PostgreSQL (its own `synchronous_commit`) and store
+/// callbacks decide this themselves.
 #[no_mangle]
 pub extern "C" fn gearlet_options_set_store_durability(
     options: *mut gearlet_options,
@@ -313,7 +337,7 @@ pub extern "C" fn gearlet_options_set_store_max_bytes(
 /// Non-zero: gearmand's `--store-queue-on-shutdown`. Nothing is written per job (background
 /// submissions are acknowledged at once, and a crash loses every job not stored before); the
 /// queued background jobs are written when the server is freed. Jobs read back at start stay
-/// stored until they finish. Applies to either kind of store.
+/// stored until they finish. Applies to every kind of store.
 #[no_mangle]
 pub extern "C" fn gearlet_options_set_store_queue_on_shutdown(
     options: *mut gearlet_options,
@@ -329,7 +353,8 @@ pub extern "C" fn gearlet_options_set_store_queue_on_shutdown(
 
 /// Servers made with these options keep their background jobs in a store written by the caller
 /// (see `gearlet_store_callbacks`); `add`, `remove` and `replay` must not be NULL. The struct is
-/// copied. NULL removes any store from the options (path or callbacks).
+/// copied. Replaces the store chosen before (a path, a PostgreSQL database, other callbacks).
+/// NULL removes any store from the options.
 ///
 /// Ownership of `callbacks->user`: on `GEARLET_STATUS_OK` it passes to gearlet, which calls
 /// `free(user)` exactly once: when the options are freed or given another store before a server

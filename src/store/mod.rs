@@ -29,6 +29,9 @@ mod sqlite;
 
 pub use crate::core::StoreStats;
 pub use committer::{Durable, ReplayReport, StoreOptions};
+// The C ABI checks its PostgreSQL options when they are set (`capi` implies `postgres`).
+#[cfg(feature = "capi")]
+pub(crate) use postgres::{check_server_id, MIN_LEASE};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]

@@ -122,6 +122,25 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
+/// The shortest lease `open` accepts: renewals every quarter of it must fit between batches.
+pub(crate) const MIN_LEASE: Duration = Duration::from_millis(100);
+
+/// Checks a server id: it is written into every row's owner column and named in messages, so
+/// only a plain, bounded alphabet is accepted. Shared with the C ABI, which checks it when set.
+pub(crate) fn check_server_id(id: &str) -> Result<(), StoreError> {
+    if id.is_empty()
+        || id.len() > 200
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.:@-".contains(&b))
+    {
+        return Err(StoreError::new(format!(
+            "server id {id:?}: 1 to 200 letters, digits and _.:@-"
+        )));
+    }
+    Ok(())
+}
+
 /// Whether an error means the connection (or the server) went away, so that the same work may
 /// succeed on a new connection.
 fn transient(e: &postgres::Error) -> bool {
@@ -160,18 +179,8 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("gearlet");
         }
-        let id = &opts.server_id;
-        if id.is_empty()
-            || id.len() > 200
-            || !id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_.:@-".contains(&b))
-        {
-            return Err(StoreError::new(format!(
-                "server id {id:?}: 1 to 200 letters, digits and _.:@-"
-            )));
-        }
-        if opts.lease < Duration::from_millis(100) {
+        check_server_id(&opts.server_id)?;
+        if opts.lease < MIN_LEASE {
             return Err(StoreError::new("the lease must be at least 100 ms"));
         }
         let tables = Tables::new(&opts.table)?;

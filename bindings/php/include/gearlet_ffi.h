@@ -515,7 +515,9 @@ enum gearlet_status gearlet_options_set_require_worker(struct gearlet_options *o
 // With a store, the jobs it holds are queued again before this returns, and gearlet's store
 // thread starts. If the store cannot be opened or read back, the call returns
 // `GEARLET_STATUS_STORE_FAILED`, `gearlet_last_error_message()` says why (the file and the
-// reason, or what the callbacks reported), and no server is made.
+// reason, the database, or what the callbacks reported), and no server is made. A PostgreSQL
+// store without a server id is `GEARLET_STATUS_INVALID_ARGUMENT` (see
+// `gearlet_options_set_store_server_id()`).
 enum gearlet_status gearlet_server_new(const struct gearlet_options *options,
                                        struct gearlet_server **out);
 
@@ -589,14 +591,16 @@ enum gearlet_status gearlet_server_cancel_job(const struct gearlet_server *serve
 // Servers made with these options keep their background jobs in the SQLite file at `path`
 // (created if missing; gearmand's `libsqlite3` table, so gearmand's files are read as they are),
 // and `gearlet_server_new()` queues the jobs it holds again. Each server opens the file itself:
-// two live servers must not share one. Replaces store callbacks set before (calling their
-// `free`). An empty path or one containing a NUL byte is `GEARLET_STATUS_INVALID_ARGUMENT`.
+// two live servers must not share one. Replaces the store chosen before: a PostgreSQL
+// database, or store callbacks (calling their `free`). An empty path or one containing a NUL
+// byte is `GEARLET_STATUS_INVALID_ARGUMENT`.
 enum gearlet_status gearlet_options_set_store_path(struct gearlet_options *options,
                                                    const char *path,
                                                    size_t path_len);
 
 // What the SQLite store of `gearlet_options_set_store_path()` promises: a
-// `gearlet_store_durability` (default FULL). Store callbacks decide this themselves.
+// `gearlet_store_durability` (default FULL). PostgreSQL (its own `synchronous_commit`) and store
+// callbacks decide this themselves.
 enum gearlet_status gearlet_options_set_store_durability(struct gearlet_options *options,
                                                          int durability);
 
@@ -610,13 +614,14 @@ enum gearlet_status gearlet_options_set_store_max_bytes(struct gearlet_options *
 // Non-zero: gearmand's `--store-queue-on-shutdown`. Nothing is written per job (background
 // submissions are acknowledged at once, and a crash loses every job not stored before); the
 // queued background jobs are written when the server is freed. Jobs read back at start stay
-// stored until they finish. Applies to either kind of store.
+// stored until they finish. Applies to every kind of store.
 enum gearlet_status gearlet_options_set_store_queue_on_shutdown(struct gearlet_options *options,
                                                                 int on);
 
 // Servers made with these options keep their background jobs in a store written by the caller
 // (see `gearlet_store_callbacks`); `add`, `remove` and `replay` must not be NULL. The struct is
-// copied. NULL removes any store from the options (path or callbacks).
+// copied. Replaces the store chosen before (a path, a PostgreSQL database, other callbacks).
+// NULL removes any store from the options.
 //
 // Ownership of `callbacks->user`: on `GEARLET_STATUS_OK` it passes to gearlet, which calls
 // `free(user)` exactly once: when the options are freed or given another store before a server
@@ -631,6 +636,73 @@ enum gearlet_status gearlet_options_set_store_callbacks(struct gearlet_options *
 // store).
 enum gearlet_status gearlet_server_replay_report(const struct gearlet_server *server,
                                                  struct gearlet_replay_report *out);
+
+// Servers made with these options keep their background jobs in a PostgreSQL database that
+// several servers (in this process or in others, on any machine) may share. `conninfo` is
+// libpq's `key=value` form (`host=/run/postgresql dbname=jobs user=app`) or a `postgres://` /
+// `postgresql://` URL; it is checked now (a malformed one is `GEARLET_STATUS_INVALID_ARGUMENT`,
+// and `gearlet_last_error_message()` names the faulty option or position, never a password)
+// and copied, so the same options can make a server again.
+//
+// Required with it: `gearlet_options_set_store_server_id()`. Optional:
+// `gearlet_options_set_store_table()`, `_lease_ms()`, `_wait_ms()`, `_adopt()` and
+// `_queue_on_shutdown()`; the SQLite settings (durability, max bytes) do not apply.
+//
+// `gearlet_server_new()` connects (waiting at most the conninfo's `connect_timeout`, default
+// 5 s), creates gearlet's tables if missing, moves in the rows of gearmand's libpq table if
+// there is one, takes this server's lease and queues the jobs stored under its id again. Then
+// a background job is acknowledged once the transaction holding it commits, the lease is
+// renewed every quarter of its length, and the jobs of a server whose lease expired are adopted
+// (see `gearlet_options_set_store_adopt()`). A database that cannot be reached there makes
+// `gearlet_server_new()` return `GEARLET_STATUS_STORE_FAILED`, with the host, port and
+// database (never the password) in `gearlet_last_error_message()`.
+//
+// Replaces the store chosen before: a SQLite path, or store callbacks (calling their `free`).
+enum gearlet_status gearlet_options_set_store_postgres(struct gearlet_options *options,
+                                                       const char *conninfo,
+                                                       size_t conninfo_len);
+
+// The PostgreSQL store's id for servers made with these options: the owner of the rows they
+// write. Required with `gearlet_options_set_store_postgres()` (without it `gearlet_server_new()`
+// returns `GEARLET_STATUS_INVALID_ARGUMENT`): a server made again with the same id takes back
+// the jobs stored under it, unless another server adopted them after its lease expired. Two
+// live servers must never share an id; keep one that is stable across restarts of the same
+// server and distinct between servers (`<host>:<port>` is what the `gearlet` binary uses).
+// 1 to 200 letters, digits and `_.:@-`; anything else is `GEARLET_STATUS_INVALID_ARGUMENT`.
+enum gearlet_status gearlet_options_set_store_server_id(struct gearlet_options *options,
+                                                        const char *id,
+                                                        size_t id_len);
+
+// The store's table, as gearmand names it. PostgreSQL (default `queue`, gearmand's
+// `--libpq-table`): gearlet keeps its jobs in `gearlet_<table>` and its leases in
+// `gearlet_<table>_leases`, and moves the rows of gearmand's `<table>` in at start; servers
+// that share their jobs use the same table. SQLite (default `gearman_queue`, gearmand's
+// `--libsqlite3-table`): the table in the file. Store callbacks have none. 1 to 40 letters, digits and `_`, not starting
+// with a digit (a name both stores accept); anything else is `GEARLET_STATUS_INVALID_ARGUMENT`.
+enum gearlet_status gearlet_options_set_store_table(struct gearlet_options *options,
+                                                    const char *table,
+                                                    size_t table_len);
+
+// How long, in milliseconds, a PostgreSQL server's lease lasts without renewal (default 10000,
+// at least 100). It is renewed every quarter of it; once it has expired by the database's
+// clock, another server sharing the database adopts the jobs stored under its id. Shorter: a
+// dead server's jobs are served elsewhere sooner. But a live server cut off from the database
+// for longer than its lease may see its jobs adopted while it still holds them, and such a job
+// may then run twice (at least once, never lost).
+enum gearlet_status gearlet_options_set_store_lease_ms(struct gearlet_options *options,
+                                                       uint32_t ms);
+
+// How long, in milliseconds, a batch of PostgreSQL writes is tried again while the database
+// cannot be reached (a restart, a cut connection) before its background submissions get
+// `GEARLET_STATUS_STORE_FAILED` (default 2000; 0 tries once). Writing a batch twice is
+// harmless, so a retry never duplicates a job; the batch after a failed one connects again.
+enum gearlet_status gearlet_options_set_store_wait_ms(struct gearlet_options *options, uint32_t ms);
+
+// Non-zero (the default): a PostgreSQL server adopts the stored jobs of servers whose lease
+// expired, queueing them as its own. Zero: it never does (its own jobs are still adopted by the
+// others if it stops renewing its lease), e.g. for a server that must only run what it was
+// given.
+enum gearlet_status gearlet_options_set_store_adopt(struct gearlet_options *options, int on);
 
 // Makes an in-process worker of `server`.
 enum gearlet_status gearlet_worker_new(const struct gearlet_server *server,
