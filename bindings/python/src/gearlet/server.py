@@ -16,6 +16,13 @@ if TYPE_CHECKING:
     from .worker import Worker
 
 _DURABILITY = {"full": 0, "os": 1}
+#: A ``store`` starting with one of these is a PostgreSQL URL, not a file name (as the
+#: ``gearlet`` binary's ``--store``): no sensible file path starts with a URL scheme.
+_PG_SCHEMES = ("postgres://", "postgresql://")
+
+
+def _is_pg_url(store: object) -> bool:
+    return isinstance(store, str) and store.startswith(_PG_SCHEMES)
 
 
 @dataclass(frozen=True)
@@ -51,10 +58,10 @@ class Server(Closeable):
         io_threads: socket-layer threads.
         busy_poll_us: how long an idle I/O thread polls before it sleeps (default 50; 0 = never).
         require_worker: submissions for a function with no worker fail with ``NO_WORKER``.
-        store: path of a SQLite file (created if missing) that keeps background jobs: a
-            background submission returns once its job is on disk, finished jobs are removed,
-            and a new ``Server`` with the same path queues the jobs it holds again before it
-            serves anyone. Closing the server writes what is pending. A file that cannot be
+        store: path of a SQLite file (created if missing; or a PostgreSQL URL, below) that
+            keeps background jobs: a background submission returns once its job is on disk,
+            finished jobs are removed, and a new ``Server`` with the same path queues the jobs
+            it holds again before it serves anyone. Closing the server writes what is pending. A file that cannot be
             opened raises ``GearletError`` with code ``STORE_FAILED`` and the file and reason in
             its message; so does a background submission the store could not write (the job is
             then not queued). One live server per file.
@@ -65,6 +72,26 @@ class Server(Closeable):
             on. Space freed by finished jobs is reused.
         store_queue_on_shutdown: write nothing per job, only the queued background jobs when
             the server is closed (gearmand's ``--store-queue-on-shutdown``; a crash loses them).
+
+    PostgreSQL (several servers, in any processes, sharing one database):
+        store: a ``postgres://`` or ``postgresql://`` URL instead of a path selects PostgreSQL.
+        store_postgres: the same with libpq's ``key=value`` form
+            (``"host=/run/postgresql dbname=jobs"``) or a URL; not together with ``store``.
+        store_server_id: required with PostgreSQL: this server's id, the owner of the jobs it
+            stores. A server started again with the same id gets them back; two live servers
+            must never share one. 1 to 200 letters, digits and ``_.:@-``.
+        store_table: gearmand's table name (default ``queue``; gearlet's tables are
+            ``gearlet_<table>`` and ``gearlet_<table>_leases``). Servers that share their jobs
+            use the same one. Also the SQLite file's table (default ``gearman_queue``).
+        store_lease_ms: how long a server's lease lasts without renewal (default 10000, at
+            least 100); once it has expired, another server adopts the jobs stored under its id.
+        store_wait_ms: how long a write is tried again while the database cannot be reached
+            before the background submission raises ``STORE_FAILED`` (default 2000).
+        store_adopt: whether this server adopts the jobs of servers whose lease expired
+            (default True).
+        A database that cannot be reached raises ``GearletError`` with code ``STORE_FAILED``
+        (host, port and database in its message, never the password); a missing
+        ``store_server_id`` or a malformed setting, ``INVALID_ARGUMENT``.
     """
 
     def __init__(
@@ -83,7 +110,19 @@ class Server(Closeable):
         store_durability: Optional[str] = None,
         store_max_bytes: Optional[int] = None,
         store_queue_on_shutdown: Optional[bool] = None,
+        store_postgres: Optional[str] = None,
+        store_server_id: Optional[str] = None,
+        store_table: Optional[str] = None,
+        store_lease_ms: Optional[int] = None,
+        store_wait_ms: Optional[int] = None,
+        store_adopt: Optional[bool] = None,
     ) -> None:
+        if store is not None and store_postgres is not None:
+            raise GearletError(Status.INVALID_ARGUMENT,
+                               "give store (a path or a postgres:// URL) or store_postgres, "
+                               "not both")
+        if _is_pg_url(store):
+            store, store_postgres = None, str(store)
         opts_out = ffi.new("gearlet_options **")
         check(lib.gearlet_options_new(opts_out))
         opts = opts_out[0]
@@ -110,6 +149,21 @@ class Server(Closeable):
             if store is not None:
                 path = os.fsencode(store)
                 check(lib.gearlet_options_set_store_path(opts, path, len(path)))
+            if store_postgres is not None:
+                c = store_postgres.encode("utf-8")
+                check(lib.gearlet_options_set_store_postgres(opts, c, len(c)))
+            if store_server_id is not None:
+                b = store_server_id.encode("utf-8")
+                check(lib.gearlet_options_set_store_server_id(opts, b, len(b)))
+            if store_table is not None:
+                b = store_table.encode("utf-8")
+                check(lib.gearlet_options_set_store_table(opts, b, len(b)))
+            if store_lease_ms is not None:
+                check(lib.gearlet_options_set_store_lease_ms(opts, store_lease_ms))
+            if store_wait_ms is not None:
+                check(lib.gearlet_options_set_store_wait_ms(opts, store_wait_ms))
+            if store_adopt is not None:
+                check(lib.gearlet_options_set_store_adopt(opts, int(store_adopt)))
             if store_durability is not None:
                 if store_durability not in _DURABILITY:
                     raise GearletError(Status.INVALID_ARGUMENT,
