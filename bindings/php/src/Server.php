@@ -44,6 +44,17 @@ final class Server
      * A store that cannot be opened throws GearletException with code 32 (STORE_FAILED) and the
      * file and reason in its message.
      *
+     * PostgreSQL (several servers, in any processes, sharing one database): store given a
+     * postgres:// or postgresql:// URL instead of a path, or store_postgres (libpq's key=value
+     * conninfo or a URL; not together with store); store_server_id (required: the owner of the
+     * jobs this server stores, taken back by a server made again with the same id; never two
+     * live servers with one), store_table (gearmand's table name, default 'queue'; also the
+     * SQLite file's table), store_lease_ms (int, default 10000: once a lease has expired another
+     * server adopts its jobs), store_wait_ms (int, default 2000: how long a write is retried
+     * while the database is away), store_adopt (bool, default true). An unreachable database
+     * throws code 32 with the host, port and database (never the password) in the message; a
+     * missing server id or a malformed setting, code 3 (INVALID_ARGUMENT).
+     *
      * @param array<string, mixed> $options
      */
     public function __construct(array $options = [])
@@ -54,6 +65,14 @@ final class Server
         unset($options['library'], $options['header']);
         $this->ffi = Native::ffi();
         $ffi = $this->ffi;
+        if (isset($options['store'], $options['store_postgres'])) {
+            throw new GearletException('give store (a path or a postgres:// URL) or store_postgres, not both', 3);
+        }
+        // As the gearlet binary's --store: no sensible file path starts with a URL scheme.
+        if (isset($options['store']) && preg_match('~^postgres(ql)?://~', (string) $options['store'])) {
+            $options['store_postgres'] = (string) $options['store'];
+            unset($options['store']);
+        }
         $opts = $ffi->new('gearlet_options *');
         Native::check($ffi->gearlet_options_new(FFI::addr($opts)), 'gearlet_options_new');
         try {
@@ -74,6 +93,12 @@ final class Server
                             "store_durability must be 'full' or 'os', not " . var_export($value, true), 3)),
                     'store_max_bytes' => $ffi->gearlet_options_set_store_max_bytes($opts, (int) $value),
                     'store_queue_on_shutdown' => $ffi->gearlet_options_set_store_queue_on_shutdown($opts, $value ? 1 : 0),
+                    'store_postgres' => $ffi->gearlet_options_set_store_postgres($opts, (string) $value, strlen((string) $value)),
+                    'store_server_id' => $ffi->gearlet_options_set_store_server_id($opts, (string) $value, strlen((string) $value)),
+                    'store_table' => $ffi->gearlet_options_set_store_table($opts, (string) $value, strlen((string) $value)),
+                    'store_lease_ms' => $ffi->gearlet_options_set_store_lease_ms($opts, (int) $value),
+                    'store_wait_ms' => $ffi->gearlet_options_set_store_wait_ms($opts, (int) $value),
+                    'store_adopt' => $ffi->gearlet_options_set_store_adopt($opts, $value ? 1 : 0),
                     default => throw new GearletException("unknown Server option \"$name\""),
                 };
                 Native::check($status, "option $name");
