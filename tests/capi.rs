@@ -638,6 +638,8 @@ fn a_postgres_store_needs_a_server_id_and_names_an_unreachable_database() {
     assert_eq!(gearlet_server_new(o, &mut s), gearlet_status::StoreFailed);
     let why = text(gearlet_last_error_message());
     assert!(why.contains(dir) && !why.contains("sekrit"), "{why}");
+    // The reason too, not only the client's "error connecting to server".
+    assert!(why.contains("No such file or directory"), "{why}");
     assert!(s.is_null());
     gearlet_options_free(o);
 }

@@ -225,14 +225,14 @@ impl PostgresStore {
             let c = self
                 .config
                 .connect(NoTls)
-                .map_err(|e| StoreError::new(format!("PostgreSQL {}: {e}", self.where_)))?;
+                .map_err(|e| StoreError::new(format!("PostgreSQL {}: {}", self.where_, why(&e))))?;
             self.client = Some(c);
         }
         Ok(self.client.as_mut().expect("connected above"))
     }
 
     fn err(&self, what: &str, e: postgres::Error) -> StoreError {
-        StoreError::new(format!("PostgreSQL {} {what}: {e}", self.where_))
+        StoreError::new(format!("PostgreSQL {} {what}: {}", self.where_, why(&e)))
     }
 
     fn lease_ms(&self) -> f64 {
@@ -366,6 +366,21 @@ impl PostgresStore {
             Err(e) => Err(self.failed("adopting jobs", e)),
         }
     }
+}
+
+/// An error with its causes: the client's own text is only its kind ("error connecting to
+/// server", "db error"), the reason (the socket's error, the server's message) is its source.
+/// Neither carries the password: the server's messages name the user, never the secret.
+fn why(e: &postgres::Error) -> String {
+    use std::error::Error as _;
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// Where the store is, for messages and `show store`: hosts, port and database, no password.
