@@ -119,11 +119,16 @@ final class Native
         return self::RETURN_CODES[$status] ?? GEARMAN_UNKNOWN_STATE;
     }
 
-    /** Throws a GearletException for a non-OK status; used where pecl has no return code to set. */
+    /**
+     * Throws a GearletException for a non-OK status; used where pecl has no return code to set.
+     * Called right after the failing call, so its message is that call's own text
+     * (gearlet_last_error_message(): why a store failed, which setting was refused), not only the
+     * status's fixed one.
+     */
     public static function check(int $status, string $what): void
     {
         if ($status !== self::OK) {
-            throw new GearletException("$what: " . self::errorText($status), $status);
+            throw new GearletException("$what: " . self::ffi()->gearlet_last_error_message(), $status);
         }
     }
 

@@ -31,14 +31,14 @@ final class PgStoreTest extends TestCase
 
     public static function setUpBeforeClass(): void
     {
-        if (!is_executable(self::CLUSTER) || self::run([self::CLUSTER, 'find'])[0] !== 0) {
+        if (!is_executable(self::CLUSTER) || self::command([self::CLUSTER, 'find'])[0] !== 0) {
             self::$why = 'no PostgreSQL server binaries (initdb, pg_ctl): the repository\'s '
                 . 'scripts/install-test-deps.sh installs them';
             return;
         }
         // pg-cluster.sh makes the directory itself, owned by the cluster's user.
         self::$dir = sys_get_temp_dir() . '/gearlet-php-pg-' . getmypid() . '-' . bin2hex(random_bytes(4));
-        [$rc, $out, $err] = self::run([self::CLUSTER, 'start', self::$dir]);
+        [$rc, $out, $err] = self::command([self::CLUSTER, 'start', self::$dir]);
         if ($rc !== 0) {
             self::$why = "scripts/pg-cluster.sh start failed: $err";
             return;
@@ -52,7 +52,7 @@ final class PgStoreTest extends TestCase
     public static function tearDownAfterClass(): void
     {
         if (self::$dir !== null) {
-            self::run([self::CLUSTER, 'destroy', self::$dir]);
+            self::command([self::CLUSTER, 'destroy', self::$dir]);
             self::$dir = null;
         }
     }
@@ -63,7 +63,7 @@ final class PgStoreTest extends TestCase
      * @param list<string> $cmd
      * @return array{int, string, string} exit code, stdout, stderr
      */
-    private static function run(array $cmd): array
+    private static function command(array $cmd): array
     {
         $p = proc_open(array_merge(['timeout', '120'], $cmd), [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
         self::assertIsResource($p);
