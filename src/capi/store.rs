@@ -247,13 +247,14 @@ impl StoreChoice {
         let store: Box<dyn Store> = match self.kind {
             StoreKind::None | StoreKind::Taken => return Ok(None),
             StoreKind::Sqlite(path) => {
-                let defaults = SqliteOptions::default();
-                let opts = SqliteOptions {
+                let mut opts = SqliteOptions {
                     durability: self.durability,
                     max_bytes: self.max_bytes,
-                    table: self.table.unwrap_or_else(|| defaults.table.clone()),
-                    ..defaults
+                    ..SqliteOptions::default()
                 };
+                if let Some(t) = self.table {
+                    opts.table = t;
+                }
                 Box::new(SqliteStore::open(path, opts).map_err(failed)?)
             }
             StoreKind::Postgres(conninfo) => {
