@@ -1,8 +1,9 @@
 //! The PostgreSQL store on `gearlet_options`: several embedded servers, in one process or in
 //! many, sharing one database (`crate::store::PostgresStore`: leases, adoption of a dead
 //! server's jobs). Its settings are checked when they are set, so that a mistake is reported by
-//! the setter that made it rather than by `gearlet_server_new()`; only what needs the database
-//! (connecting, the tables) fails there, as `GEARLET_STATUS_STORE_FAILED`.
+//! the setter that made it. `gearlet_server_new()` refuses only a missing server id
+//! (`GEARLET_STATUS_INVALID_ARGUMENT`, before connecting) and what needs the database
+//! (connecting, the tables: `GEARLET_STATUS_STORE_FAILED`).
 
 use super::gearlet_status;
 use super::last_error;
