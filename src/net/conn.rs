@@ -3,6 +3,7 @@
 use super::admin::fill_stream;
 use super::handler::{error, AckMark, Flow, GrabKind, Peer};
 use super::input::InBuf;
+use super::tls::TlsStream;
 use super::{LogLevel, NetShared};
 use crate::core::admin_stream::AdminStream;
 use crate::core::Event;
@@ -33,11 +34,13 @@ const FRAMES_PER_TURN: usize = 1024;
 /// connections.
 const ADMIN_CHUNK: usize = 128 * 1024;
 
-/// TCP or unix stream, driven through readiness and `try_*` calls on a shared reference (no
+/// TCP, unix or TLS stream, driven through readiness and `try_*` calls on a shared reference (no
 /// split halves, no extra locking).
 pub(crate) enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    /// Boxed: the rustls state is large, and plain connections should not carry its size.
+    Tls(Box<TlsStream>),
 }
 
 impl Stream {
@@ -65,6 +68,7 @@ impl Stream {
             Stream::Unix(s) => {
                 s.try_io(Interest::READABLE, || read_short(socket2::SockRef::from(s)))
             }
+            Stream::Tls(s) => return s.try_read(buf),
         };
         match r {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && got.get() > 0 => Ok(got.get()),
@@ -75,21 +79,42 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.try_write(buf),
             Stream::Unix(s) => s.try_write(buf),
+            Stream::Tls(s) => s.try_write(buf),
         }
     }
     fn poll_read_ready(&self, cx: &mut std::task::Context<'_>) -> Poll<io::Result<()>> {
         match self {
             Stream::Tcp(s) => s.poll_read_ready(cx),
             Stream::Unix(s) => s.poll_read_ready(cx),
+            Stream::Tls(s) => s.poll_read_ready(cx),
+        }
+    }
+    /// Sends what a TLS stream has encrypted but not yet written (plain streams keep nothing).
+    fn flush(&self) -> io::Result<()> {
+        match self {
+            Stream::Tls(s) => s.flush(),
+            _ => Ok(()),
+        }
+    }
+    /// Whether the stream holds bytes of its own to write (TLS ciphertext the socket did not
+    /// take): the loop must then wait for the socket to be writable even with nothing in `wbuf`.
+    fn wants_flush(&self) -> bool {
+        match self {
+            Stream::Tls(s) => s.wants_flush(),
+            _ => false,
         }
     }
     fn poll_write_ready(&self, cx: &mut std::task::Context<'_>) -> Poll<io::Result<()>> {
         match self {
             Stream::Tcp(s) => s.poll_write_ready(cx),
             Stream::Unix(s) => s.poll_write_ready(cx),
+            Stream::Tls(s) => s.poll_write_ready(cx),
         }
     }
 }
+
+/// First byte of a TLS handshake record (a ClientHello).
+const TLS_HANDSHAKE: u8 = 0x16;
 
 /// Per I/O thread buffers, so that a connection owns none while it is idle or while its traffic
 /// is request/response: reads land in `read` and whole frames are answered from there; replies
@@ -140,6 +165,9 @@ pub(crate) async fn run(stream: Stream, conn: Peer, net: Arc<NetShared>) {
     // connection (its abilities, its place in `workers`), so a peer that waits for EOF observes
     // a consistent server.
     drop(conn);
+    if let Stream::Tls(s) = &stream {
+        s.close_notify();
+    }
     drop(stream);
 }
 
@@ -183,7 +211,7 @@ async fn serve(stream: &Stream, conn: &Peer, net: &Arc<NetShared>) {
                 }
             }
         }
-        let wbuf_pending = !st.wbuf.is_empty();
+        let wbuf_pending = !st.wbuf.is_empty() || stream.wants_flush();
         let held_seq = st.held_marks.front().map(|m| m.seq);
         let woke = std::future::poll_fn(|cx| {
             if closed.as_mut().poll(cx).is_ready() {
@@ -374,6 +402,10 @@ impl<'a> State<'a> {
                 Err(_) => return Next::Stop,
             }
         }
+        // TLS: ciphertext of earlier writes the socket did not take (written != 0 already tried).
+        if written == 0 && self.stream.flush().is_err() {
+            return Next::Stop;
+        }
         let left = out.len() - written;
         if !from_scratch || left > READ_CHUNK {
             // The connection keeps this buffer (a large remainder is not copied).
@@ -390,11 +422,12 @@ impl<'a> State<'a> {
             }
             *write = out;
         }
-        if self.closing && !self.wbuf.is_empty() && self.closing_since.is_none() {
+        let unsent = !self.wbuf.is_empty() || self.stream.wants_flush();
+        if self.closing && unsent && self.closing_since.is_none() {
             self.closing_since = Some(Instant::now());
         }
         let done_input = !self.input.has_frame() && self.admin.is_none() && self.held.is_empty();
-        if (self.closing || (self.eof && done_input)) && self.wbuf.is_empty() {
+        if (self.closing || (self.eof && done_input)) && !unsent {
             return Next::Stop;
         }
         // Deadlines: a frame that stalls mid-way, or a close whose last reply is not taken.
@@ -495,6 +528,7 @@ impl<'a> State<'a> {
                 _ => break,
             }
         }
+        let _ = self.stream.flush();
     }
 
     /// A frame stalled mid-way past its deadline: say so (best effort: the peer may not be
@@ -666,6 +700,17 @@ impl<'a> State<'a> {
             && self.budget > 0
         {
             let b = &buf[start..];
+            if b.first() == Some(&TLS_HANDSHAKE) {
+                // Neither a packet (`\0`) nor an admin line: a TLS ClientHello. Closing at once
+                // fails the client's handshake now, instead of when the read deadline ends the
+                // "line" it would otherwise be taken for.
+                self.net.log(
+                    LogLevel::Warning,
+                    "closing connection: TLS handshake on a plain-text listener",
+                );
+                self.closing = true;
+                break;
+            }
             match p::check(b, max_packet) {
                 Check::Incomplete => break,
                 Check::Packet { total_len } => {

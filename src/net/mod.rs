@@ -12,6 +12,7 @@ mod client;
 mod conn;
 mod handler;
 mod input;
+mod tls;
 mod worker;
 
 use crate::core::{PeerInfo, Server};
@@ -28,6 +29,7 @@ use tokio::sync::{watch, Notify};
 pub(crate) use admin::admin_reply;
 pub use admin::AdminAllow;
 pub use conn::WRITE_HIGH_WATER;
+pub use tls::{TlsConfig, TlsError, TlsFiles};
 
 /// Severity of a log message the socket layer reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -109,6 +111,10 @@ pub struct NetConfig {
     /// `maxqueue`, `create function`, `drop function`, `shutdown`); others get
     /// `ERR PERMISSION_DENIED`. `None` (the default, gearmand's behaviour): every peer.
     pub admin_allow: Option<AdminAllow>,
+    /// How long a TLS listener's peer has to complete its handshake, from the accept; a peer
+    /// that stalls mid-way (or a plain-text client that waits for the server to speak) is logged
+    /// and closed then. Zero: no deadline. Default 10 s.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for NetConfig {
@@ -128,6 +134,7 @@ impl Default for NetConfig {
             read_timeout: Duration::from_secs(30),
             read_min_rate: 1 << 20,
             admin_allow: None,
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -265,6 +272,26 @@ impl Network {
     /// Listens on a TCP address (IPv4 or IPv6; port 0 picks one). Returns the listener and the
     /// address actually bound.
     pub fn listen_tcp(&self, addr: SocketAddr) -> io::Result<(ListenerId, SocketAddr)> {
+        self.listen_inet(addr, None)
+    }
+
+    /// Listens on a TCP address with TLS: every connection must complete a TLS handshake (within
+    /// `NetConfig::tls_handshake_timeout`) before it speaks Gearman. The handshake runs in the
+    /// connection's own task, so a slow one holds up no other connection. `tls` may be shared by
+    /// several listeners; [`TlsConfig::reload`] changes what new connections get.
+    pub fn listen_tls(
+        &self,
+        addr: SocketAddr,
+        tls: TlsConfig,
+    ) -> io::Result<(ListenerId, SocketAddr)> {
+        self.listen_inet(addr, Some(tls))
+    }
+
+    fn listen_inet(
+        &self,
+        addr: SocketAddr,
+        tls: Option<TlsConfig>,
+    ) -> io::Result<(ListenerId, SocketAddr)> {
         let sock = socket2::Socket::new(
             socket2::Domain::for_address(addr),
             socket2::Type::STREAM,
@@ -281,9 +308,10 @@ impl Network {
         let local = std_listener.local_addr()?;
         let _guard = self.rt().enter();
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
-        let id = self.spawn_listener(Accept::Tcp(listener), None);
+        let what = if tls.is_some() { " (TLS)" } else { "" };
+        let id = self.spawn_listener(Accept::Tcp(listener), tls, None);
         self.shared
-            .log(LogLevel::Info, &format!("listening on {local}"));
+            .log(LogLevel::Info, &format!("listening on {local}{what}"));
         Ok((id, local))
     }
 
@@ -316,7 +344,7 @@ impl Network {
         }
         let _guard = self.rt().enter();
         let listener = tokio::net::UnixListener::from_std(std_listener)?;
-        let id = self.spawn_listener(Accept::Unix(listener), Some(path.to_path_buf()));
+        let id = self.spawn_listener(Accept::Unix(listener), None, Some(path.to_path_buf()));
         self.shared.log(
             LogLevel::Info,
             &format!("listening on unix:{}", path.display()),
@@ -324,7 +352,12 @@ impl Network {
         Ok(id)
     }
 
-    fn spawn_listener(&self, accept: Accept, unix_path: Option<PathBuf>) -> ListenerId {
+    fn spawn_listener(
+        &self,
+        accept: Accept,
+        tls: Option<TlsConfig>,
+        unix_path: Option<PathBuf>,
+    ) -> ListenerId {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let stop = Arc::new(Notify::new());
         let (alive, gone) = std::sync::mpsc::channel::<()>();
@@ -334,6 +367,7 @@ impl Network {
         // Built out here, so the task owns one value whose drop order is the struct's.
         let listener = Listening {
             accept,
+            tls,
             _closed: alive,
         };
         let task = self
@@ -492,6 +526,8 @@ enum Accept {
 /// before its first poll).
 struct Listening {
     accept: Accept,
+    /// Set on a TLS listener.
+    tls: Option<TlsConfig>,
     _closed: std::sync::mpsc::Sender<()>,
 }
 
@@ -541,10 +577,13 @@ async fn accept_loop(listener: Listening, server: Server, net: Arc<NetShared>, s
                 )
             }
             conn::Stream::Unix(s) => (s.as_raw_fd(), "unix".to_string(), true),
+            // Wrapped only after the accept, in the connection's task.
+            conn::Stream::Tls(_) => continue,
         };
         if let Some(b) = &net.busy {
             b.watch(fd);
         }
+        let peer_name = peer.clone();
         let session = match server.session(PeerInfo {
             fd: fd.into(),
             addr: peer,
@@ -569,8 +608,21 @@ async fn accept_loop(listener: Listening, server: Server, net: Arc<NetShared>, s
         };
         net.connections.fetch_add(1, Ordering::SeqCst);
         let net2 = net.clone();
+        let tls = listener.tls.clone();
         tokio::spawn(async move {
-            conn::run(stream, c, net2.clone()).await;
+            let stream = match (tls, stream) {
+                (Some(cfg), conn::Stream::Tcp(tcp)) => {
+                    let timeout = net2.config.tls_handshake_timeout;
+                    tls::TlsStream::accept(tcp, &cfg, &net2, &peer_name, timeout)
+                        .await
+                        .map(|s| conn::Stream::Tls(Box::new(s)))
+                }
+                (_, s) => Some(s),
+            };
+            match stream {
+                Some(stream) => conn::run(stream, c, net2.clone()).await,
+                None => drop(c),
+            }
             net2.connections.fetch_sub(1, Ordering::SeqCst);
             net2.conn_done.notify_waiters();
         });
