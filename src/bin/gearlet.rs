@@ -3,7 +3,9 @@
 
 use clap::Parser;
 use gearlet::core::{Config, Server};
-use gearlet::net::{AdminAllow, Keepalive, LogLevel, NetConfig, Network, ShutdownRequest};
+use gearlet::net::{
+    AdminAllow, Keepalive, LogLevel, NetConfig, Network, ShutdownRequest, TlsConfig, TlsFiles,
+};
 use gearlet::store::{
     Durability, Durable, PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store,
     StoreOptions,
@@ -81,6 +83,29 @@ struct Args {
     /// Raise the open file limit to this many descriptors.
     #[arg(short = 'f', long = "file-descriptors")]
     file_descriptors: Option<u64>,
+    /// TLS on every TCP listener (-L), as gearmand's --ssl. Needs --ssl-certificate and --ssl-key.
+    #[arg(long)]
+    ssl: bool,
+    /// PEM certificate chain of the TLS listeners, the server's certificate first. Reloaded on
+    /// SIGHUP.
+    #[arg(long = "ssl-certificate", value_name = "FILE")]
+    ssl_certificate: Option<PathBuf>,
+    /// PEM private key of --ssl-certificate. Refused when readable by every user. Reloaded on
+    /// SIGHUP.
+    #[arg(long = "ssl-key", value_name = "FILE")]
+    ssl_key: Option<PathBuf>,
+    /// PEM CA certificates: TLS clients must present a certificate signed by one of them (mutual
+    /// TLS). Reloaded on SIGHUP.
+    #[arg(long = "ssl-ca-file", value_name = "FILE")]
+    ssl_ca_file: Option<PathBuf>,
+    /// A TLS listener at HOST:PORT (IPv6 as [ADDR]:PORT; port 0 picks one); repeatable. The -L
+    /// listeners stay plain unless --ssl, so loopback can be served in the clear and the network
+    /// encrypted. Given without -L, no plain listener is opened.
+    #[arg(long = "ssl-listen", value_name = "HOST:PORT")]
+    ssl_listen: Vec<String>,
+    /// Milliseconds a TLS peer has to complete its handshake before it is closed (0 = no limit).
+    #[arg(long = "ssl-handshake-timeout-ms", default_value_t = 10_000)]
+    ssl_handshake_timeout_ms: u64,
     /// Print the version and exit.
     #[arg(short = 'V', long)]
     version: bool,
@@ -347,10 +372,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         gearlet::sys::raise_fd_limit(n)?;
     }
     let mut addrs: Vec<SocketAddr> = Vec::new();
-    let listen = if args.listen.is_empty() {
+    let listen = if !args.listen.is_empty() {
+        args.listen.clone()
+    } else if args.ssl_listen.is_empty() {
         vec!["127.0.0.1".to_string()]
     } else {
-        args.listen.clone()
+        Vec::new()
     };
     for l in &listen {
         if let Ok(ip) = l.parse::<IpAddr>() {
@@ -359,6 +386,16 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             addrs.extend((l.as_str(), args.port).to_socket_addrs()?);
         }
     }
+    let mut tls_addrs: Vec<SocketAddr> = Vec::new();
+    for l in &args.ssl_listen {
+        tls_addrs.extend(
+            l.to_socket_addrs()
+                .map_err(|e| format!("--ssl-listen {l}: {e} (HOST:PORT expected)"))?,
+        );
+    }
+    // Read before daemonizing and before anything listens, so bad key material is reported on
+    // the terminal and the exit status, not in a log after the fact.
+    let tls = tls_config(&args)?;
     if args.daemon {
         gearlet::sys::daemonize()?;
     }
@@ -406,6 +443,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         max_partial_total: args.max_partial_bytes,
         read_timeout: Duration::from_millis(args.read_timeout_ms),
         read_min_rate: args.read_min_rate,
+        tls_handshake_timeout: Duration::from_millis(args.ssl_handshake_timeout_ms),
         admin_allow: if args.admin_allow.is_empty() {
             None
         } else {
@@ -450,10 +488,19 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let network = Network::start(server, net_config)?;
     let mut bound = Vec::new();
     for a in &addrs {
+        let r = match (&tls, args.ssl) {
+            (Some(t), true) => network.listen_tls(*a, t.clone()),
+            _ => network.listen_tcp(*a),
+        };
+        let (_, local) = r.map_err(|e| format!("cannot listen on {a}: {e}"))?;
+        bound.push((local, args.ssl));
+    }
+    for a in &tls_addrs {
+        let t = tls.clone().ok_or("--ssl-listen needs TLS settings")?;
         let (_, local) = network
-            .listen_tcp(*a)
+            .listen_tls(*a, t)
             .map_err(|e| format!("cannot listen on {a}: {e}"))?;
-        bound.push(local);
+        bound.push((local, true));
     }
     if let Some(path) = &args.unix {
         let mode = match &args.unix_mode {
@@ -469,8 +516,17 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(p) = &args.pid_file {
         std::fs::write(p, format!("{}\n", std::process::id()))?;
     }
-    let loopback_only = bound.iter().all(|a| a.ip().is_loopback());
-    let list: Vec<String> = bound.iter().map(|a| a.to_string()).collect();
+    let loopback_only = bound.iter().all(|(a, _)| a.ip().is_loopback());
+    let list: Vec<String> = bound
+        .iter()
+        .map(|(a, tls)| {
+            if *tls {
+                format!("{a} (TLS)")
+            } else {
+                a.to_string()
+            }
+        })
+        .collect();
     let unix = args
         .unix
         .as_ref()
@@ -490,8 +546,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.log_file != "stderr" {
         eprintln!("{banner}");
     }
-    let deadline =
-        signals.wait_for_stop(&network, &log, Duration::from_secs(args.shutdown_timeout));
+    let deadline = signals.wait_for_stop(
+        &network,
+        &log,
+        tls.as_ref(),
+        Duration::from_secs(args.shutdown_timeout),
+    );
     log.write("INFO", "stopping");
     network.shutdown(deadline);
     if let Some(d) = durable {
@@ -502,6 +562,29 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let _ = std::fs::remove_file(p);
     }
     Ok(())
+}
+
+/// The TLS settings the flags ask for: `None` without --ssl and --ssl-listen.
+fn tls_config(args: &Args) -> Result<Option<TlsConfig>, Box<dyn std::error::Error>> {
+    if !args.ssl && args.ssl_listen.is_empty() {
+        if args.ssl_certificate.is_some() || args.ssl_key.is_some() || args.ssl_ca_file.is_some() {
+            return Err(
+                "--ssl-certificate, --ssl-key and --ssl-ca-file need --ssl or --ssl-listen".into(),
+            );
+        }
+        return Ok(None);
+    }
+    let (Some(certificate), Some(key)) = (&args.ssl_certificate, &args.ssl_key) else {
+        return Err(
+            "TLS (--ssl, --ssl-listen) needs --ssl-certificate FILE and --ssl-key FILE".into(),
+        );
+    };
+    let files = TlsFiles {
+        certificate: certificate.clone(),
+        key: key.clone(),
+        client_ca: args.ssl_ca_file.clone(),
+    };
+    Ok(Some(TlsConfig::from_files(files)?))
 }
 
 /// The signals the binary handles, registered before anything listens so that a signal sent as
@@ -531,8 +614,15 @@ impl Signals {
     }
 
     /// Blocks until SIGTERM/SIGINT (graceful, with the timeout), SIGUSR1 (graceful, waiting for
-    /// running jobs as gearmand does), or an admin `shutdown`. SIGHUP reopens the log file.
-    fn wait_for_stop(mut self, network: &Network, log: &Log, timeout: Duration) -> Duration {
+    /// running jobs as gearmand does), or an admin `shutdown`. SIGHUP reopens the log file and
+    /// reloads the TLS certificates and keys (open connections keep theirs).
+    fn wait_for_stop(
+        mut self,
+        network: &Network,
+        log: &Log,
+        tls: Option<&TlsConfig>,
+        timeout: Duration,
+    ) -> Duration {
         let mut requests = network.shutdown_requests();
         let Signals {
             rt,
@@ -547,7 +637,19 @@ impl Signals {
                     // Reopen before stopping when both are pending: the stop message must land in
                     // the new file.
                     biased;
-                    _ = hup.recv() => log.reopen(),
+                    _ = hup.recv() => {
+                        log.reopen();
+                        if let Some(t) = tls {
+                            match t.reload() {
+                                Ok(()) => log.write("INFO", "TLS certificates reloaded"),
+                                Err(e) => log.write(
+                                    "ERROR",
+                                    &format!("TLS reload failed, the previous certificates stay \
+                                              in use: {e}"),
+                                ),
+                            }
+                        }
+                    }
                     _ = term.recv() => return timeout,
                     _ = int.recv() => return timeout,
                     _ = usr1.recv() => return Duration::from_secs(86_400 * 365),
