@@ -6,7 +6,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 need_apt=0
-for bin in /usr/sbin/gearmand gearman gearadmin php perl cc pkg-config phpunit; do
+for bin in /usr/sbin/gearmand gearman gearadmin php perl cc pkg-config phpunit openssl; do
     command -v "$bin" >/dev/null 2>&1 || need_apt=1
 done
 php -m 2>/dev/null | grep -qx gearman || need_apt=1
@@ -24,10 +24,11 @@ if [ "$need_apt" = 1 ]; then
     # gearman-job-server: gearmand 1.1.20 (the reference); gearman-tools: gearman + gearadmin CLIs;
     # php-gearman: pecl gearman for php-cli; libgearman-client-perl: Gearman::Client/Worker;
     # gcc (with its sanitizer runtimes), libc6-dev, pkg-config: the C ABI tests (tests/c/run.sh).
+    # openssl: the TLS interop tests make their certificates with it and use s_client.
     apt-get install -y --no-install-recommends \
         gearman-job-server gearman-tools php-cli php-gearman libgearman-client-perl \
         python3-pip ca-certificates gcc libc6-dev pkg-config phpunit php-imagick \
-        postgresql postgresql-client
+        postgresql postgresql-client openssl
 fi
 
 # The Debian packages may start a gearmand service on 127.0.0.1:4730 and a PostgreSQL cluster on
