@@ -39,6 +39,7 @@ mod probe;
 mod stats;
 mod sync_loop;
 mod sync_threads;
+mod tls;
 mod wire;
 mod workload;
 
@@ -76,6 +77,11 @@ modes: submit drain mixed sync rss ready wait status
   --settle-ms MS      rss: sample until two samples 100 ms apart agree, at most MS (default 0)
   --echo              ready: also require an ECHO_REQ round trip
   --label TEXT        copied into the RESULT line (e.g. the server's name)
+  --tls               connect with TLS (every mode)
+  --tls-ca FILE       PEM CA the server certificate must chain to (name checked: --host)
+  --tls-insecure      accept any server certificate (self-signed bench certificates)
+  --tls-cert FILE     client certificate for mutual TLS (with --tls-key)
+  --tls-key FILE      its private key
   --engine E          sync: one-thread (default; every peer a task of one epoll loop) or threads
 ";
 
@@ -110,6 +116,13 @@ struct Opts {
     label: String,
     /// sync: `one-thread` (default) or `threads` (a blocked thread per peer).
     engine: String,
+    /// `--tls`: the rustls client settings, built once from the --tls-* options.
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    tls_on: bool,
+    tls_ca: Option<String>,
+    tls_insecure: bool,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
 }
 
 impl Opts {
@@ -137,6 +150,12 @@ impl Opts {
             echo: false,
             label: String::new(),
             engine: "one-thread".into(),
+            tls: None,
+            tls_on: false,
+            tls_ca: None,
+            tls_insecure: false,
+            tls_cert: None,
+            tls_key: None,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -153,6 +172,14 @@ impl Opts {
             }
             if key == "--echo" {
                 o.echo = true;
+                continue;
+            }
+            if key == "--tls" {
+                o.tls_on = true;
+                continue;
+            }
+            if key == "--tls-insecure" {
+                o.tls_insecure = true;
                 continue;
             }
             if key == "--help" || key == "-h" {
@@ -188,6 +215,9 @@ impl Opts {
                 "--settle-ms" => o.settle_ms = val.parse()?,
                 "--label" => o.label = val,
                 "--engine" => o.engine = val,
+                "--tls-ca" => o.tls_ca = Some(val),
+                "--tls-cert" => o.tls_cert = Some(val),
+                "--tls-key" => o.tls_key = Some(val),
                 _ => return Err(format!("unknown option {key}\n{USAGE}").into()),
             }
         }
@@ -211,6 +241,12 @@ impl Opts {
                     .into(),
             );
         }
+        if o.tls_on {
+            if o.unix.is_some() {
+                return Err("--tls is for TCP, not --unix".into());
+            }
+            o.tls = Some(tls::client_config(&o)?);
+        }
         Ok(o)
     }
 
@@ -218,6 +254,7 @@ impl Opts {
     fn target(&self) -> String {
         match &self.unix {
             Some(p) => format!("unix:{p}"),
+            None if self.tls.is_some() => format!("tls:{}:{}", self.host, self.port),
             None => format!("tcp:{}:{}", self.host, self.port),
         }
     }

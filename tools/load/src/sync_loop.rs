@@ -159,7 +159,13 @@ async fn connect(o: &Opts) -> Res<Box<dyn Conn>> {
         None => {
             let s = tokio::net::TcpStream::connect((o.host.as_str(), o.port)).await?;
             s.set_nodelay(true)?;
-            Box::new(s)
+            match &o.tls {
+                Some(config) => {
+                    let c = tokio_rustls::TlsConnector::from(config.clone());
+                    Box::new(c.connect(crate::tls::server_name(o)?, s).await?)
+                }
+                None => Box::new(s),
+            }
         }
     })
 }

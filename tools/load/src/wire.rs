@@ -20,6 +20,8 @@ const READ_BUF: usize = 256 * 1024;
 pub(crate) enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    /// `--tls`: shared by the halves of one connection (a session cannot be cloned).
+    Tls(std::sync::Arc<crate::tls::TlsShared>),
 }
 
 impl Stream {
@@ -35,7 +37,14 @@ impl Stream {
             }
         };
         s.set_timeouts(o.timeout)?;
-        Ok(s)
+        match (s, &o.tls) {
+            (Stream::Tcp(t), Some(config)) => {
+                let name = crate::tls::server_name(o).map_err(io::Error::other)?;
+                let shared = crate::tls::TlsShared::handshake(t, config.clone(), name)?;
+                Ok(Stream::Tls(std::sync::Arc::new(shared)))
+            }
+            (s, _) => Ok(s),
+        }
     }
 
     fn set_timeouts(&self, t: Duration) -> io::Result<()> {
@@ -48,6 +57,8 @@ impl Stream {
                 s.set_read_timeout(Some(t))?;
                 s.set_write_timeout(Some(t))
             }
+            // Set on the socket before the handshake.
+            Stream::Tls(_) => Ok(()),
         }
     }
 
@@ -55,6 +66,7 @@ impl Stream {
         Ok(match self {
             Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
             Stream::Unix(s) => Stream::Unix(s.try_clone()?),
+            Stream::Tls(s) => Stream::Tls(s.clone()),
         })
     }
 
@@ -64,6 +76,10 @@ impl Stream {
         let _ = match self {
             Stream::Tcp(s) => s.shutdown(Shutdown::Both),
             Stream::Unix(s) => s.shutdown(Shutdown::Both),
+            Stream::Tls(s) => {
+                s.shutdown();
+                Ok(())
+            }
         };
     }
 }
@@ -73,6 +89,7 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -82,6 +99,7 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
