@@ -2,6 +2,9 @@
 //! admin shutdown. Every wait has a deadline.
 #![cfg(feature = "cli")]
 
+#[path = "tls_util/mod.rs"]
+mod tls_util;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -275,4 +278,118 @@ fn store_queue_on_shutdown_keeps_the_queue_across_a_clean_stop() {
     signal(&child, "-TERM");
     assert!(wait_exit(&mut child).success());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Writes PEM files for the TLS tests; the key 0600.
+fn tls_files(dir: &std::path::Path, tag: &str, leaf: &tls_util::Leaf) -> (String, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let cert = dir.join(format!("{tag}.pem"));
+    let key = dir.join(format!("{tag}.key"));
+    std::fs::write(&cert, &leaf.cert).unwrap();
+    std::fs::write(&key, &leaf.key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    (
+        cert.to_string_lossy().into_owned(),
+        key.to_string_lossy().into_owned(),
+    )
+}
+
+fn tls_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("gearlet-bin-tls-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn tls_bad_key_material_stops_the_start_with_a_clear_message() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tls_dir("bad");
+    let pki = tls_util::Pki::new("test CA");
+    let (cert, key) = tls_files(&d, "server", &pki.leaf("server"));
+    let (_, other_key) = tls_files(&d, "other", &pki.leaf("other"));
+    let world = d.join("world.key");
+    std::fs::copy(&key, &world).unwrap();
+    std::fs::set_permissions(&world, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let world = world.to_string_lossy().into_owned();
+    let missing = d.join("missing.key").to_string_lossy().into_owned();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--ssl", "--ssl-certificate", &cert, "--ssl-key", &missing],
+            "cannot read key",
+        ),
+        (
+            &["--ssl", "--ssl-certificate", &cert, "--ssl-key", &world],
+            "readable by every user",
+        ),
+        (
+            &["--ssl", "--ssl-certificate", &cert, "--ssl-key", &other_key],
+            "does not belong",
+        ),
+        (&["--ssl"], "needs --ssl-certificate"),
+        (
+            &["--ssl-certificate", &cert, "--ssl-key", &key],
+            "need --ssl or --ssl-listen",
+        ),
+    ];
+    for (args, expect) in cases {
+        let mut child = bin()
+            .args(["--port", "0"])
+            .args(args)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let status = wait_exit(&mut child);
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(!status.success(), "{args:?} started");
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn ssl_listen_serves_tls_and_reloads_certificates_on_sighup() {
+    let d = tls_dir("reload");
+    let pki = tls_util::Pki::new("first CA");
+    let (cert, key) = tls_files(&d, "live", &pki.leaf("server"));
+    // Only --ssl-listen: no plain listener, so the banner's port is the TLS one.
+    let (mut child, tls_port, _rx) = start(&[
+        "--ssl-listen",
+        "127.0.0.1:0",
+        "--ssl-certificate",
+        &cert,
+        "--ssl-key",
+        &key,
+    ]);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{tls_port}").parse().unwrap();
+    let mut old = tls_util::connect(addr, tls_util::client_config(&pki.ca_pem, None)).unwrap();
+    assert_eq!(tls_util::admin(&mut old, "status\n", ".\n").unwrap(), ".\n");
+    let pki2 = tls_util::Pki::new("second CA");
+    let leaf2 = pki2.leaf("server 2");
+    std::fs::write(&cert, &leaf2.cert).unwrap();
+    std::fs::write(&key, &leaf2.key).unwrap();
+    signal(&child, "-HUP");
+    let deadline = Instant::now() + T;
+    let mut new = loop {
+        if let Ok(s) = tls_util::connect(addr, tls_util::client_config(&pki2.ca_pem, None)) {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "new certificate not served after SIGHUP"
+        );
+        std::thread::yield_now();
+    };
+    assert_eq!(tls_util::admin(&mut new, "status\n", ".\n").unwrap(), ".\n");
+    assert_eq!(tls_util::admin(&mut old, "status\n", ".\n").unwrap(), ".\n");
+    signal(&child, "-TERM");
+    assert!(wait_exit(&mut child).success());
+    let _ = std::fs::remove_dir_all(&d);
 }

@@ -294,3 +294,23 @@ fn bad_key_material_gets_errors_that_name_the_file_and_the_problem() {
     good.reload().unwrap();
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn a_stop_does_not_wait_for_handshakes_in_progress() {
+    let pki = Pki::new("test CA");
+    let (n, _logs) = start(NetConfig::default());
+    let (_, addr) = n.listen_tls(any(), server_tls(&pki, false)).unwrap();
+    let mut mute = TcpStream::connect(addr).unwrap();
+    mute.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while n.connections() == 0 {
+        assert!(Instant::now() < deadline, "connection never accepted");
+        std::thread::yield_now();
+    }
+    // The handshake deadline is 10 s; the stop must not wait for it (it waits up to 5 s for
+    // connections that do not end).
+    let t = Instant::now();
+    n.shutdown(Duration::ZERO);
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    read_to_close(&mut mute).expect("closed by the stop");
+}

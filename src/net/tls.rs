@@ -308,15 +308,29 @@ impl TlsStream {
                 buffered: false,
             }),
         };
-        let r = if timeout.is_zero() {
-            stream.handshake().await
-        } else {
-            match tokio::time::timeout(timeout, stream.handshake()).await {
-                Ok(r) => r,
-                Err(_) => Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("no handshake within {} ms", timeout.as_millis()),
-                )),
+        let r = {
+            let handshake = async {
+                if timeout.is_zero() {
+                    return stream.handshake().await;
+                }
+                match tokio::time::timeout(timeout, stream.handshake()).await {
+                    Ok(r) => r,
+                    Err(_) => Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no handshake within {} ms", timeout.as_millis()),
+                    )),
+                }
+            };
+            // A server that stops does not wait for handshakes in progress.
+            let mut close_rx = net.close_tx.subscribe();
+            let stopping = || io::Error::other("the server is stopping");
+            if *close_rx.borrow_and_update() {
+                Err(stopping())
+            } else {
+                tokio::select! {
+                    r = handshake => r,
+                    _ = close_rx.changed() => Err(stopping()),
+                }
             }
         };
         match r {
