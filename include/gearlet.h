@@ -555,6 +555,31 @@ enum gearlet_status gearlet_server_listen_tcp(const struct gearlet_server *serve
                                               uint16_t port,
                                               uint16_t *bound_port_out);
 
+// Listens on TCP with TLS (1.3 and 1.2), as `gearlet_server_listen_tcp()` otherwise.
+// `cert_path`: PEM certificate chain, the server's certificate first; `key_path`: its PEM
+// private key, refused when readable by every user; `ca_path`: PEM CA certificates that client
+// certificates must chain to (mutual TLS), or NULL with `ca_path_len` 0 for no client
+// certificates. A missing, unreadable or mismatched file gets `GEARLET_STATUS_INVALID_ARGUMENT`
+// and `gearlet_last_error_message()` names the file and the problem. Each connection's handshake
+// runs in its own task and must complete within 10 s.
+enum gearlet_status gearlet_server_listen_tls(const struct gearlet_server *server,
+                                              const char *host,
+                                              size_t host_len,
+                                              uint16_t port,
+                                              const char *cert_path,
+                                              size_t cert_path_len,
+                                              const char *key_path,
+                                              size_t key_path_len,
+                                              const char *ca_path,
+                                              size_t ca_path_len,
+                                              uint16_t *bound_port_out);
+
+// Reads the certificate, key and CA files of every TLS listener again (what the `gearlet`
+// binary does on SIGHUP). New connections get the new files; open ones keep their sessions. If
+// a file is unusable, that listener keeps its previous settings and the call returns
+// `GEARLET_STATUS_INVALID_ARGUMENT` with the reason in `gearlet_last_error_message()`.
+enum gearlet_status gearlet_server_reload_tls(const struct gearlet_server *server);
+
 // Listens on a unix-domain socket at `path`, with file permissions `mode` (e.g. 0660) unless it
 // is 0. A stale socket file is replaced; a live one gets `GEARLET_STATUS_ADDRESS_IN_USE`.
 enum gearlet_status gearlet_server_listen_unix(const struct gearlet_server *server,

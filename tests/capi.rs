@@ -3,6 +3,9 @@
 //! status. The C programs under tests/c cover the rest (tests/c/run.sh).
 #![cfg(feature = "capi")]
 
+#[path = "tls_util/mod.rs"]
+mod tls_util;
+
 use gearlet::capi::*;
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_void};
@@ -713,4 +716,70 @@ fn each_kind_of_store_replaces_the_one_chosen_before() {
     gearlet_server_free(s);
     gearlet_options_free(o);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn listen_tls_serves_tls_and_says_why_key_material_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = std::env::temp_dir().join(format!("gearlet-capi-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let pki = tls_util::Pki::new("capi CA");
+    let leaf = pki.leaf("server");
+    let other = pki.leaf("other");
+    let write = |name: &str, data: &str| {
+        let p = d.join(name);
+        std::fs::write(&p, data).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let (cert, key, wrong) = (
+        write("cert.pem", &leaf.cert),
+        write("key.pem", &leaf.key),
+        write("other.key", &other.key),
+    );
+    let mut s = null_mut();
+    assert_eq!(gearlet_server_new(null(), &mut s), gearlet_status::Ok);
+    let host = "127.0.0.1";
+    let listen = |cert: &str, key: &str, port: &mut u16| {
+        gearlet_server_listen_tls(
+            s,
+            host.as_ptr().cast(),
+            host.len(),
+            0,
+            cert.as_ptr().cast(),
+            cert.len(),
+            key.as_ptr().cast(),
+            key.len(),
+            null(),
+            0,
+            port,
+        )
+    };
+    let mut port = 0u16;
+    assert_eq!(
+        listen(&cert, &wrong, &mut port),
+        gearlet_status::InvalidArgument
+    );
+    let why = text(gearlet_last_error_message());
+    assert!(
+        why.contains("does not belong") && why.contains("other.key"),
+        "{why}"
+    );
+    assert_eq!(listen(&cert, &key, &mut port), gearlet_status::Ok);
+    assert!(port > 0);
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut c = tls_util::connect(addr, tls_util::client_config(&pki.ca_pem, None)).unwrap();
+    assert_eq!(tls_util::admin(&mut c, "status\n", ".\n").unwrap(), ".\n");
+    assert_eq!(gearlet_server_reload_tls(s), gearlet_status::Ok);
+    std::fs::write(&key, &other.key).unwrap();
+    assert_eq!(
+        gearlet_server_reload_tls(s),
+        gearlet_status::InvalidArgument
+    );
+    assert!(text(gearlet_last_error_message()).contains("does not belong"));
+    // The settings in use stayed: new handshakes still work.
+    assert!(tls_util::connect(addr, tls_util::client_config(&pki.ca_pem, None)).is_ok());
+    gearlet_server_free(s);
+    let _ = std::fs::remove_dir_all(&d);
 }

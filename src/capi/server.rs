@@ -1,12 +1,13 @@
 //! `gearlet_options` and `gearlet_server`: the embedded job server, its listeners, its admin views
 //! and its log.
 
+use super::last_error;
 use super::panic::ffi_boundary;
 use super::ptr::{self, Castable, LogTarget};
 use super::store::StoreChoice;
 use super::{gearlet_buf, gearlet_log_level, gearlet_status};
 use crate::core::{Config, Server};
-use crate::net::{ListenerId, LogLevel, NetConfig, Network};
+use crate::net::{ListenerId, LogLevel, NetConfig, Network, TlsConfig, TlsError, TlsFiles};
 use crate::store::{Durable, ReplayReport};
 use crate::sync::Mutex;
 use std::net::ToSocketAddrs;
@@ -78,6 +79,8 @@ impl LogSlot {
 struct NetState {
     network: Option<Arc<Network>>,
     listeners: Vec<ListenerId>,
+    /// The settings of every TLS listener, for `gearlet_server_reload_tls()`.
+    tls: Vec<TlsConfig>,
 }
 
 pub(crate) struct ServerImpl {
@@ -420,6 +423,100 @@ pub extern "C" fn gearlet_server_listen_tcp(
             o.write(local.port());
         }
         Ok(())
+    }
+}
+
+/// A path argument: `(data, len)` bytes, not empty, no NUL.
+fn path_arg<'a>(p: *const c_char, len: usize) -> Result<&'a std::path::Path, gearlet_status> {
+    use std::os::unix::ffi::OsStrExt;
+    let b = ptr::try_bytes(p, len)?;
+    if b.is_empty() || b.contains(&0) {
+        return Err(gearlet_status::InvalidArgument);
+    }
+    Ok(std::path::Path::new(std::ffi::OsStr::from_bytes(b)))
+}
+
+/// Bad key material: `GEARLET_STATUS_INVALID_ARGUMENT`, with the file and the problem in
+/// `gearlet_last_error_message()` and the log.
+fn tls_refused(s: &ServerImpl, e: &TlsError) -> gearlet_status {
+    s.log.emit(LogLevel::Error, &format!("TLS: {e}"));
+    last_error::set(gearlet_status::InvalidArgument, &e.to_string());
+    gearlet_status::InvalidArgument
+}
+
+/// Listens on TCP with TLS (1.3 and 1.2), as `gearlet_server_listen_tcp()` otherwise.
+/// `cert_path`: PEM certificate chain, the server's certificate first; `key_path`: its PEM
+/// private key, refused when readable by every user; `ca_path`: PEM CA certificates that client
+/// certificates must chain to (mutual TLS), or NULL with `ca_path_len` 0 for no client
+/// certificates. A missing, unreadable or mismatched file gets `GEARLET_STATUS_INVALID_ARGUMENT`
+/// and `gearlet_last_error_message()` names the file and the problem. Each connection's handshake
+/// runs in its own task and must complete within 10 s.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn gearlet_server_listen_tls(
+    server: *const gearlet_server,
+    host: *const c_char,
+    host_len: usize,
+    port: u16,
+    cert_path: *const c_char,
+    cert_path_len: usize,
+    key_path: *const c_char,
+    key_path_len: usize,
+    ca_path: *const c_char,
+    ca_path_len: usize,
+    bound_port_out: *mut u16,
+) -> gearlet_status {
+    ffi_boundary! {
+        let s = ptr::try_ref(server)?;
+        let host = ptr::try_bytes(host, host_len)?;
+        let host = std::str::from_utf8(host).map_err(|_| gearlet_status::InvalidArgument)?;
+        let files = TlsFiles {
+            certificate: path_arg(cert_path, cert_path_len)?.to_path_buf(),
+            key: path_arg(key_path, key_path_len)?.to_path_buf(),
+            client_ca: match ca_path_len {
+                0 => None,
+                n => Some(path_arg(ca_path, n)?.to_path_buf()),
+            },
+        };
+        let out = ptr::opt_out(bound_port_out);
+        let addr = (host, port)
+            .to_socket_addrs()
+            .map_err(|_| gearlet_status::InvalidArgument)?
+            .next()
+            .ok_or(gearlet_status::InvalidArgument)?;
+        let tls = TlsConfig::from_files(files).map_err(|e| tls_refused(s, &e))?;
+        let n = s.network()?;
+        let (id, local) = n.listen_tls(addr, tls.clone()).inspect_err(|e| {
+            s.log.emit(LogLevel::Error, &format!("listen on {addr} failed: {e}"));
+        })?;
+        s.keep_listener(&n, id)?;
+        s.net.lock().tls.push(tls);
+        if let Some(o) = out {
+            o.write(local.port());
+        }
+        Ok(())
+    }
+}
+
+/// Reads the certificate, key and CA files of every TLS listener again (what the `gearlet`
+/// binary does on SIGHUP). New connections get the new files; open ones keep their sessions. If
+/// a file is unusable, that listener keeps its previous settings and the call returns
+/// `GEARLET_STATUS_INVALID_ARGUMENT` with the reason in `gearlet_last_error_message()`.
+#[no_mangle]
+pub extern "C" fn gearlet_server_reload_tls(server: *const gearlet_server) -> gearlet_status {
+    ffi_boundary! {
+        let s = ptr::try_ref(server)?;
+        let configs = s.net.lock().tls.clone();
+        let mut failed = None;
+        for t in &configs {
+            if let Err(e) = t.reload() {
+                failed.get_or_insert(e);
+            }
+        }
+        match failed {
+            Some(e) => Err(tls_refused(s, &e)),
+            None => Ok(()),
+        }
     }
 }
 

@@ -166,6 +166,35 @@ final class Server
         return $bound->cdata;
     }
 
+    /**
+     * Listens on TCP with TLS (1.3 and 1.2); port 0 picks a free one. $certificate: PEM chain,
+     * the server's first; $key: its PEM private key (refused when readable by every user); $ca:
+     * PEM CA certificates clients must present a certificate from (mutual TLS), or null. Bad
+     * files throw a GearletException naming the file and the problem. Returns the bound port.
+     */
+    public function listenTls(string $host, int $port, string $certificate, string $key,
+        ?string $ca = null): int
+    {
+        $bound = $this->ffi->new('uint16_t');
+        $caLen = $ca === null ? 0 : strlen($ca);
+        Native::check($this->ffi->gearlet_server_listen_tls($this->native(), $host, strlen($host), $port,
+            $certificate, strlen($certificate), $key, strlen($key), $ca, $caLen, FFI::addr($bound)),
+            "listen with TLS on $host:$port");
+        $hostText = str_contains($host, ':') ? "[$host]" : $host;
+        $this->addresses[] = "tls://$hostText:{$bound->cdata}";
+        return $bound->cdata;
+    }
+
+    /**
+     * Reads the TLS listeners' certificate, key and CA files again (what the gearlet binary does
+     * on SIGHUP); open connections keep their sessions. On a bad file nothing changes and a
+     * GearletException says why.
+     */
+    public function reloadTls(): void
+    {
+        Native::check($this->ffi->gearlet_server_reload_tls($this->native()), "reload TLS files");
+    }
+
     /** Listens on a unix socket at $path with file mode $mode (0 keeps the umask's). */
     public function listenUnix(string $path, int $mode = 0660): void
     {
@@ -175,7 +204,7 @@ final class Server
     }
 
     /**
-     * The bound addresses, as tcp://host:port and unix:///path strings.
+     * The bound addresses, as tcp://host:port, tls://host:port and unix:///path strings.
      *
      * @return list<string>
      */

@@ -196,6 +196,39 @@ class Server(Closeable):
         self.tcp_addresses.append(addr)
         return addr
 
+    def listen_tls(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        certificate: "str | os.PathLike[str]",
+        key: "str | os.PathLike[str]",
+        ca: "str | os.PathLike[str] | None" = None,
+    ) -> Tuple[str, int]:
+        """Listen on TCP with TLS (1.3 and 1.2); ``port=0`` picks a free port. ``certificate``:
+        PEM chain, the server's first; ``key``: its PEM private key (refused when readable by
+        every user); ``ca``: PEM CA certificates that clients must present a certificate from
+        (mutual TLS), or ``None``. Bad files raise ``INVALID_ARGUMENT`` with the file and the
+        problem in the message. Returns the bound ``(host, port)``."""
+        h = host.encode()
+        c = os.fsencode(os.fspath(certificate))
+        k = os.fsencode(os.fspath(key))
+        a = os.fsencode(os.fspath(ca)) if ca is not None else b""
+        bound = ffi.new("uint16_t *")
+        with self._h.use() as p:
+            check(lib.gearlet_server_listen_tls(
+                p, h, len(h), port, c, len(c), k, len(k), a or ffi.NULL, len(a), bound))
+        addr = (host, int(bound[0]))
+        self.tcp_addresses.append(addr)
+        return addr
+
+    def reload_tls(self) -> None:
+        """Read the TLS listeners' certificate, key and CA files again (what the gearlet binary
+        does on SIGHUP); open connections keep their sessions. On a bad file nothing changes and
+        ``INVALID_ARGUMENT`` is raised."""
+        with self._h.use() as p:
+            check(lib.gearlet_server_reload_tls(p))
+
     def listen_unix(self, path: "str | os.PathLike[str]", mode: int = 0) -> str:
         """Listen on a unix socket at ``path`` (file mode ``mode`` unless 0). A stale socket file
         is replaced; a live one raises ``ADDRESS_IN_USE``. Returns the path."""
