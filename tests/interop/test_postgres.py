@@ -64,10 +64,7 @@ class Cluster:
 
 
 def wait_until(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, f"timed out: {what}"
-        time.sleep(0.02)
+    gearproto.wait_for(pred, timeout=timeout, what=what)
 
 
 def start_gearlet(pg, sid, *extra):
