@@ -85,11 +85,7 @@ impl Peer {
                 match sched.and_then(|sc| {
                     s.submit_schedule_nowait(func, unique, Bytes::copy_from_slice(data), sc)
                 }) {
-                    Ok((id, ticket)) => {
-                        let at = out.len();
-                        p::encode_job_created_with(out, |out| self.handle_bytes(out, id));
-                        self.hold_ack(out, at, ticket);
-                    }
+                    Ok((id, ticket)) => self.created(out, id, ticket),
                     Err(e) => error(out, &e),
                 }
             }
@@ -153,17 +149,16 @@ impl Peer {
 
     fn submitted(&self, out: &mut Vec<u8>, r: crate::core::Result<crate::core::Submitted>) {
         match r {
-            Ok(sub) => {
-                let at = out.len();
-                p::encode_job_created_with(out, |out| self.handle_bytes(out, sub.job));
-                self.hold_ack(out, at, sub.ticket);
-            }
+            Ok(sub) => self.created(out, sub.job, sub.ticket),
             Err(e) => error(out, &e),
         }
     }
 
-    /// Marks the reply just written at `at` to wait for store add `ticket`, if any.
-    fn hold_ack(&self, out: &[u8], at: usize, ticket: Option<u64>) {
+    /// JOB_CREATED for job number `job`, marked to wait for store add `ticket` if there is one
+    /// (the connection holds it, and every reply after it, until the add is durable).
+    fn created(&self, out: &mut Vec<u8>, job: u64, ticket: Option<u64>) {
+        let at = out.len();
+        p::encode_job_created_with(out, |out| self.handle_bytes(out, job));
         if let Some(seq) = ticket {
             self.acks.lock().push(AckMark {
                 at,
