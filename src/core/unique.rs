@@ -52,6 +52,22 @@ pub(crate) struct UniqueKey<'a> {
     pub hash: u32,
 }
 
+impl UniqueKey<'_> {
+    /// The key as a job keeps it: its kind and hash, and the bytes only of an explicit unique
+    /// (`unique` as submitted).
+    pub fn for_job<'b>(&self, unique: &'b [u8]) -> UniqueKey<'b> {
+        UniqueKey {
+            kind: self.kind,
+            hash: self.hash,
+            bytes: if self.kind == UniqueKind::Explicit {
+                unique
+            } else {
+                b""
+            },
+        }
+    }
+}
+
 /// The table hash from a job's stored 32-bit hash: a multiply spreads it over 64 bits so
 /// hashbrown's control tags (top 7 bits) and bucket index (low bits) both vary.
 #[inline]

@@ -13,7 +13,7 @@ use super::job::{atoi_u32, Event, Job, JobState, JobStatus, Phase, Priority, Wor
 use super::journal::{FnName, Journal, Record, Stored};
 use super::session::{Ability, PeerInfo, Session, SessionShared};
 use super::timers::{TimerKey, TimerKind, Timers};
-use super::unique::{UniqueKey, UniqueKind, Uniques};
+use super::unique::{UniqueKind, Uniques};
 use super::views::*;
 use super::{Error, Result};
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, RwLock, Weak};

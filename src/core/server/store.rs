@@ -201,20 +201,12 @@ impl Inner {
             return Ok(());
         }
         let id = self.next_job.fetch_add(1, Ordering::Relaxed);
-        let ukey = UniqueKey {
-            bytes: if key.kind == UniqueKind::Explicit {
-                r.unique
-            } else {
-                b""
-            },
-            ..key
-        };
         let mut state = JobState::new(true, Bytes::new());
         state.stored = Stored::Yes;
         let job = Arc::new(Job::new(
             id,
             func.clone(),
-            &ukey,
+            &key.for_job(r.unique),
             Some(r.key).filter(|k| !k.is_empty()),
             r.reducer,
             if delay.is_some() { r.when } else { 0 },
@@ -227,25 +219,8 @@ impl Inner {
             state,
             r.workload,
         ));
-        self.index_insert(&job);
-        self.job_born();
-        self.uniques.insert(&job);
         j.stats.stored.fetch_add(1, Ordering::Relaxed);
-        if let Some(d) = delay {
-            st.delayed += 1;
-            let k = self.add_timer(
-                Instant::now() + d,
-                TimerKind::Release(job.clone()),
-                &mut wakers,
-            );
-            job.state.lock().timer = Some(k);
-        } else {
-            let p = job.priority.index();
-            st.queues[p].push_back(job);
-            st.queued[p] += 1;
-            func.publish(&st, p);
-            self.wake_sleepers(&func, &mut st, &mut wakers);
-        }
+        self.place_new(&func, &mut st, job, delay, false, &mut wakers);
         drop(st);
         wake_all(wakers);
         Ok(())

@@ -72,7 +72,6 @@ impl Inner {
             (Some(w), Some(now)) if w > now => Some(Duration::from_secs(w - now)),
             _ => None,
         };
-        let p = req.priority.index();
         let mut wakers = Vec::new();
         loop {
             let func = self
@@ -114,15 +113,6 @@ impl Inner {
                 return Err(Error::QueueFull);
             }
             let id = self.next_job.fetch_add(1, Ordering::Relaxed);
-            // The stored key needs only its kind, hash and (explicit) unique bytes.
-            let stored = UniqueKey {
-                bytes: if key.kind == UniqueKind::Explicit {
-                    req.unique
-                } else {
-                    b""
-                },
-                ..key
-            };
             let mut state = JobState::new(!foreground, Bytes::new());
             if let (true, Some(c)) = (foreground, client) {
                 state.clients.push(c.clone());
@@ -146,7 +136,7 @@ impl Inner {
             let job = Arc::new(Job::new(
                 id,
                 func.clone(),
-                &stored,
+                &key.for_job(req.unique),
                 gen_key.as_ref().map(|k| &k[..]),
                 req.reducer,
                 if delay.is_some() {
@@ -159,9 +149,6 @@ impl Inner {
                 state,
                 req.workload,
             ));
-            self.index_insert(&job);
-            self.job_born();
-            self.uniques.insert(&job);
             if let (true, Some(c)) = (foreground, client) {
                 c.waiting.lock().insert(id, job.clone());
             }
@@ -169,22 +156,7 @@ impl Inner {
             if let (true, Some(j)) = (durable, journal) {
                 ticket = Some(j.add(Record::Job(job.clone()), client.cloned()));
             }
-            if let Some(d) = delay {
-                st.delayed += 1;
-                let key = self.add_timer(
-                    Instant::now() + d,
-                    TimerKind::Release(job.clone()),
-                    &mut wakers,
-                );
-                job.state.lock().timer = Some(key);
-            } else if durable {
-                st.delayed += 1;
-            } else {
-                st.queues[p].push_back(job);
-                st.queued[p] += 1;
-                func.publish(&st, p);
-                self.wake_sleepers(&func, &mut st, &mut wakers);
-            }
+            self.place_new(&func, &mut st, job, delay, durable, &mut wakers);
             drop(st);
             wake_all(wakers);
             return Ok(Submitted {
@@ -192,6 +164,36 @@ impl Inner {
                 coalesced: false,
                 ticket,
             });
+        }
+    }
+
+    /// A new job's first placement, with its function's lock held: into the job and unique
+    /// indexes, then waiting for its run-at time (`delay`: a timer), held for the store (`hold`:
+    /// `Delayed` with no timer, queued by its commit), or queued at the back of its priority.
+    pub(super) fn place_new(
+        &self,
+        func: &Arc<Function>,
+        st: &mut FuncState,
+        job: Arc<Job>,
+        delay: Option<Duration>,
+        hold: bool,
+        wakers: &mut Vec<Waker>,
+    ) {
+        self.index_insert(&job);
+        self.job_born();
+        self.uniques.insert(&job);
+        if let Some(d) = delay {
+            st.delayed += 1;
+            let key = self.add_timer(Instant::now() + d, TimerKind::Release(job.clone()), wakers);
+            job.state.lock().timer = Some(key);
+        } else if hold {
+            st.delayed += 1;
+        } else {
+            let p = job.priority.index();
+            st.queues[p].push_back(job);
+            st.queued[p] += 1;
+            func.publish(st, p);
+            self.wake_sleepers(func, st, wakers);
         }
     }
 
