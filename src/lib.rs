@@ -8,6 +8,8 @@
 
 #[cfg(feature = "capi")]
 pub mod capi;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod core;
 pub(crate) mod decimal;
 #[cfg(feature = "net")]

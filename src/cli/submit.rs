@@ -1,0 +1,20 @@
+//! `gearlet submit`: not written yet (issue #14).
+
+use super::CmdResult;
+
+/// Arguments of `gearlet submit`.
+#[derive(clap::Args, Debug)]
+#[command(disable_help_flag = true)]
+pub struct SubmitArgs {
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Everything else, for now.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    rest: Vec<String>,
+}
+
+/// Runs `gearlet submit`.
+pub fn run(_args: SubmitArgs) -> CmdResult {
+    Err("not implemented yet".into())
+}
