@@ -138,6 +138,33 @@ impl Endpoint {
     }
 }
 
+/// The server flags every client tool shares (gearman's and gearadmin's): `-h HOST[:PORT]`
+/// (repeatable, or a comma-separated list; a path is a unix socket) and `-p PORT`. Flatten it
+/// into a tool's arguments and connect through [`ServerArgs::connect`], so that connection
+/// options added here (TLS) reach every tool.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ServerArgs {
+    /// Server: HOST, HOST:PORT, [IPV6]:PORT or a unix socket path; repeatable (tried in order,
+    /// failing over). Default: $GEARMAN_SERVERS, else localhost.
+    #[arg(short = 'h', long = "host", value_name = "HOST[:PORT]")]
+    pub hosts: Vec<String>,
+    /// Port for servers given without one (default 4730).
+    #[arg(short = 'p', long = "port")]
+    pub port: Option<u16>,
+}
+
+impl ServerArgs {
+    /// The servers these flags name, in the order to try them.
+    pub fn endpoints(&self) -> Result<Vec<Endpoint>, String> {
+        Endpoint::resolve_list(&self.hosts, self.port)
+    }
+
+    /// Connects to `ep` with these flags' connection options.
+    pub fn connect(&self, ep: &Endpoint, timeout: Duration) -> io::Result<Conn> {
+        ep.connect(timeout)
+    }
+}
+
 /// A connection to a server.
 #[derive(Debug)]
 pub enum Conn {
