@@ -12,6 +12,8 @@ pub mod capi;
 pub mod cli;
 pub mod core;
 pub(crate) mod decimal;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "net")]
 pub mod net;
 pub mod protocol;

@@ -199,6 +199,13 @@ pub struct ServeArgs {
     /// `ERROR STORE_FAILED` (as on a full disk) until finished jobs free space. Default: no limit.
     #[arg(long = "store-max-mb")]
     store_max_mb: Option<u64>,
+    /// Serve Prometheus `/metrics`, `/health` and a status page at `/` over HTTP on ADDR:PORT
+    /// (off by default; a loopback address unless --http-allow-remote).
+    #[arg(long = "http", value_name = "ADDR:PORT")]
+    http: Option<String>,
+    /// Let --http listen on a non-loopback address.
+    #[arg(long = "http-allow-remote")]
+    http_allow_remote: bool,
 }
 
 /// Whether `s` is a PostgreSQL URL.
@@ -501,6 +508,7 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             .listen_unix(path, mode)
             .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
     }
+    crate::http::serve_flag(&network, args.http.as_deref(), args.http_allow_remote)?;
     if let Some(p) = &args.pid_file {
         std::fs::write(p, format!("{}\n", std::process::id()))?;
     }

@@ -4,6 +4,7 @@
 
 use super::job::{Job, Phase, Priority};
 use super::session::SessionShared;
+use super::stats::FnStatsCell;
 use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
 use std::collections::VecDeque;
 
@@ -22,6 +23,8 @@ pub(crate) struct Function {
     pub name: Box<[u8]>,
     pub queued_hint: [AtomicUsize; 3],
     pub state: Mutex<FuncState>,
+    /// Its counters and histograms (see `stats.rs`), updated without its lock.
+    pub stats: FnStatsCell,
 }
 
 /// Invariants (all under `Function::state`):
@@ -74,6 +77,7 @@ impl Function {
                 idle_listed: false,
                 dropped: false,
             }),
+            stats: FnStatsCell::default(),
         }
     }
 

@@ -63,6 +63,7 @@ mod job;
 pub(crate) mod journal;
 pub(crate) mod server;
 mod session;
+pub(crate) mod stats;
 mod timers;
 mod unique;
 mod views;
@@ -73,4 +74,8 @@ pub use error::{Error, Result};
 pub use job::{Event, JobStatus, Priority, WorkEvent};
 pub use server::{Schedule, Server, SubmitRequest, Submitted};
 pub use session::{PeerInfo, Session};
+pub use stats::{
+    FunctionStats, HistogramSnapshot, JobCounters, PerTransport, Stats, Transport,
+    HISTOGRAM_BUCKETS,
+};
 pub use views::{FunctionStatus, JobInfo, JobPhase, QueueSnapshot, StoreStats, WorkerInfo};

@@ -187,6 +187,8 @@ pub(crate) struct SessionShared {
     pub mail_cv: Condvar,
     /// Failures of this session's store adds, and the socket task to wake after a commit.
     pub acks: super::journal::AckSink,
+    /// How the peer came (`stats::Transport`), for the statistics.
+    pub transport: super::stats::Transport,
 }
 
 impl SessionShared {
@@ -211,6 +213,7 @@ impl SessionShared {
             }),
             mail_cv: Condvar::new(),
             acks: Default::default(),
+            transport: super::stats::Transport::InProcess,
         }
     }
 

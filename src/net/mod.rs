@@ -171,6 +171,8 @@ pub(crate) struct NetShared {
     partial_bytes: AtomicUsize,
     conn_done: Notify,
     busy: Option<Arc<busy::BusyPoll>>,
+    /// Set when a stop begins (listeners closing, running jobs draining), for the HTTP `/health`.
+    stopping: watch::Sender<bool>,
 }
 
 impl NetShared {
@@ -254,6 +256,7 @@ impl Network {
                 partial_bytes: AtomicUsize::new(0),
                 conn_done: Notify::new(),
                 busy,
+                stopping: watch::channel(false).0,
             }),
             listeners: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
@@ -262,6 +265,12 @@ impl Network {
 
     fn rt(&self) -> &tokio::runtime::Runtime {
         self.rt.as_ref().expect("runtime lives until drop")
+    }
+
+    /// The runtime and a receiver that turns true when a stop begins, for the HTTP endpoint.
+    #[cfg(feature = "http")]
+    pub(crate) fn http_hooks(&self) -> (tokio::runtime::Handle, watch::Receiver<bool>) {
+        (self.rt().handle().clone(), self.shared.stopping.subscribe())
     }
 
     /// The core this network serves.
@@ -450,6 +459,7 @@ impl Network {
     }
 
     fn stop(&mut self, deadline: Duration) {
+        self.shared.stopping.send_replace(true);
         let entries: Vec<ListenerEntry> = self
             .listeners
             .lock()
@@ -584,10 +594,16 @@ async fn accept_loop(listener: Listening, server: Server, net: Arc<NetShared>, s
             b.watch(fd);
         }
         let peer_name = peer.clone();
-        let session = match server.session(PeerInfo {
+        let transport = match (&stream, &listener.tls) {
+            (conn::Stream::Unix(_), _) => crate::core::Transport::Unix,
+            (_, Some(_)) => crate::core::Transport::Tls,
+            _ => crate::core::Transport::Tcp,
+        };
+        let info = PeerInfo {
             fd: fd.into(),
             addr: peer,
-        }) {
+        };
+        let session = match server.session_via(info, transport) {
             Ok(s) => s,
             Err(_) => return,
         };

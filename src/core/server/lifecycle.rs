@@ -78,7 +78,9 @@ impl Inner {
             js.retries += 1;
             let limit = self.config.job_retries;
             failed = limit > 0 && js.attempts >= limit;
+            let stats = f.stats.get();
             if failed {
+                stats.add(job.priority.index(), Count::Failed);
                 old = self.end_locked(job, &mut js, FAILED, &mut wakers);
                 drop(js);
                 self.unlink_if_idle(f, &mut st);
@@ -86,6 +88,8 @@ impl Inner {
                 if let Some(k) = js.timer.take() {
                     self.timers.remove(k);
                 }
+                stats.add(job.priority.index(), Count::Retried);
+                js.set_stamp(self.clock.stamp());
                 drop(js);
                 job.set_phase(Phase::Queued);
                 let p = job.priority.index();
@@ -123,6 +127,7 @@ impl Inner {
             js.clients.retain(|x| !Arc::ptr_eq(x, c));
             dropped = js.clients.is_empty() && !js.background && job.phase() == Phase::Queued;
             if dropped {
+                f.stats.get().add(job.priority.index(), Count::Dropped);
                 let mut none = Vec::new();
                 old = self.end_locked(job, &mut js, FAILED, &mut none);
                 drop(js);
@@ -188,6 +193,7 @@ impl Inner {
                 return Err(Error::JobNotFound);
             }
             worker = js.worker.clone();
+            f.stats.get().add(job.priority.index(), Count::Cancelled);
             // Done first: the queue sweep that `forget_queued` may run keeps what is not Done.
             old = self.end_locked(job, &mut js, FAILED, &mut wakers);
             drop(js);
@@ -216,14 +222,21 @@ impl Inner {
         Ok(())
     }
 
-    pub(crate) fn register_session(&self, info: PeerInfo) -> Arc<SessionShared> {
+    pub(crate) fn register_session(
+        &self,
+        info: PeerInfo,
+        transport: Transport,
+    ) -> Arc<SessionShared> {
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
-        let s = Arc::new(SessionShared::new(
+        let mut s = SessionShared::new(
             id,
             info,
             self.config.exceptions_default,
             self.config.max_client_backlog,
-        ));
+        );
+        s.transport = transport;
+        self.opened.opened(transport);
+        let s = Arc::new(s);
         self.sessions.lock().insert(id, Arc::downgrade(&s));
         s
     }

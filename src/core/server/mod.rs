@@ -12,6 +12,7 @@ use super::function::{FuncState, Function};
 use super::job::{atoi_u32, Event, Job, JobState, JobStatus, Phase, Priority, WorkEvent};
 use super::journal::{FnName, Journal, Record, Stored};
 use super::session::{Ability, PeerInfo, Session, SessionShared};
+use super::stats::{Clock, Count, JobCounters, SessionCounters, Transport};
 use super::timers::{TimerKey, TimerKind, Timers};
 use super::unique::{UniqueKind, Uniques};
 use super::views::*;
@@ -98,6 +99,13 @@ pub(crate) struct Inner {
     pub timers: Arc<Timers>,
     /// The durable store's journal, once one is attached (see `journal.rs`).
     pub(crate) journal: std::sync::OnceLock<Arc<Journal>>,
+    /// Job time stamps for the wait and run histograms.
+    pub(crate) clock: Clock,
+    /// Counters of functions that left the registry, so server-wide totals never go down. A
+    /// leaf mutex, taken when a function leaves, never per job.
+    pub(crate) retired: Mutex<[JobCounters; 3]>,
+    /// Sessions opened, per transport.
+    pub(crate) opened: SessionCounters,
     /// Itself, for the timer thread (which must not keep the server alive).
     me: Weak<Inner>,
 }
@@ -150,6 +158,9 @@ impl Inner {
             idle_gen: AtomicU64::new(0),
             timers: Arc::new(Timers::default()),
             journal: std::sync::OnceLock::new(),
+            clock: Clock::new(),
+            retired: Mutex::new(Default::default()),
+            opened: SessionCounters::new(),
             me,
         }
     }
@@ -211,6 +222,13 @@ impl Inner {
 
     pub(super) fn unlink(&self, f: &Arc<Function>, st: &mut FuncState) {
         st.mark_dropped();
+        if let Some(s) = f.stats.peek() {
+            let (counters, _, _) = s.snapshot();
+            let mut r = self.retired.lock();
+            for (a, b) in r.iter_mut().zip(&counters) {
+                a.add(b);
+            }
+        }
         let mut w = self.functions[self.fn_shard(&f.name)].write();
         if w.get(&f.name[..]).is_some_and(|x| Arc::ptr_eq(x, f)) {
             w.remove(&f.name[..]);
@@ -492,9 +510,16 @@ impl Server {
     }
 
     /// Opens a session: the core's view of one peer (a connection, or an in-process handle).
+    /// Counted as an in-process session in [`Server::stats`].
     pub fn session(&self, info: PeerInfo) -> Result<Session> {
+        self.session_via(info, Transport::InProcess)
+    }
+
+    /// Opens a session for a peer that came over `transport` (the socket layer's connections),
+    /// so that [`Server::stats`] counts it there.
+    pub fn session_via(&self, info: PeerInfo, transport: Transport) -> Result<Session> {
         self.check()?;
-        let shared = self.inner.register_session(info);
+        let shared = self.inner.register_session(info, transport);
         Ok(Session {
             shared,
             inner: self.inner.clone(),

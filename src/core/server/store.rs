@@ -111,6 +111,7 @@ impl Inner {
                 if job.phase() != Phase::Delayed || js.timer.is_some() {
                     continue;
                 }
+                js.set_stamp(self.clock.stamp());
                 drop(js);
                 job.set_phase(Phase::Queued);
                 st.delayed -= 1;
@@ -203,6 +204,7 @@ impl Inner {
         let id = self.next_job.fetch_add(1, Ordering::Relaxed);
         let mut state = JobState::new(true, Bytes::new());
         state.stored = Stored::Yes;
+        state.set_stamp(self.clock.stamp());
         let job = Arc::new(Job::new(
             id,
             func.clone(),

@@ -98,6 +98,9 @@ impl Inner {
                         c.waiting.lock().insert(job.id, job.clone());
                     }
                 }
+                let stats = func.stats.get();
+                stats.add(job.priority.index(), Count::Submitted);
+                stats.add(job.priority.index(), Count::Coalesced);
                 return Ok(Submitted {
                     job: job.id,
                     coalesced: true,
@@ -114,6 +117,8 @@ impl Inner {
             }
             let id = self.next_job.fetch_add(1, Ordering::Relaxed);
             let mut state = JobState::new(!foreground, Bytes::new());
+            state.set_stamp(self.clock.stamp());
+            func.stats.get().add(req.priority.index(), Count::Submitted);
             if let (true, Some(c)) = (foreground, client) {
                 state.clients.push(c.clone());
             }

@@ -83,6 +83,7 @@ impl Inner {
                 // Its commit queues it.
                 return;
             }
+            js.set_stamp(self.clock.stamp());
         }
         job.set_phase(Phase::Queued);
         st.delayed -= 1;

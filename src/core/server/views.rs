@@ -181,3 +181,69 @@ impl Server {
         Ok(out)
     }
 }
+
+impl Server {
+    /// The statistics: per function counters and histograms with its queue figures, sessions
+    /// and workers per transport, the store's figures. Takes each function's lock once, briefly;
+    /// nothing on the job path waits for it otherwise.
+    pub fn stats(&self) -> Result<crate::core::Stats> {
+        use crate::core::stats::{FunctionStats, HistogramSnapshot, PerTransport};
+        self.check()?;
+        let inner = &self.inner;
+        let mut functions: Vec<FunctionStats> = inner
+            .all_functions()
+            .iter()
+            .map(|f| {
+                let (queued, running, delayed, workers) = {
+                    let st = f.state.lock();
+                    (st.queued, st.running, st.delayed, st.workers)
+                };
+                let (counters, wait, run) = match f.stats.peek() {
+                    Some(s) => s.snapshot(),
+                    None => (
+                        Default::default(),
+                        HistogramSnapshot::default(),
+                        HistogramSnapshot::default(),
+                    ),
+                };
+                FunctionStats {
+                    name: Bytes::copy_from_slice(&f.name),
+                    counters,
+                    wait,
+                    run,
+                    queued,
+                    running,
+                    delayed,
+                    workers,
+                }
+            })
+            .collect();
+        functions.sort_by(|a, b| a.name.cmp(&b.name));
+        let sessions: Vec<Arc<SessionShared>> = inner
+            .sessions
+            .lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
+        let mut open = PerTransport::default();
+        let mut workers = PerTransport::default();
+        for s in &sessions {
+            open.bump(s.transport);
+            if !s.worker.lock().abilities.is_empty() {
+                workers.bump(s.transport);
+            }
+        }
+        let journal = inner.journal.get();
+        Ok(crate::core::Stats {
+            uptime: inner.clock.uptime(),
+            functions,
+            retired: *inner.retired.lock(),
+            sessions: open,
+            workers,
+            sessions_opened: inner.opened.snapshot(),
+            jobs: inner.live.load(Ordering::Relaxed),
+            store: journal.map(|j| (j.stats(), j.describe.clone())),
+            store_failed: journal.is_some_and(|j| j.is_dead()),
+        })
+    }
+}

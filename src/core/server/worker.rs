@@ -136,6 +136,11 @@ impl Inner {
                     let mut js = job.state.lock();
                     js.worker = Some(s.clone());
                     js.attempts += 1;
+                    let now = self.clock.stamp();
+                    let stats = a.func.stats.get();
+                    stats.wait.record(now.saturating_sub(js.stamp()));
+                    stats.add(p, Count::Started);
+                    js.set_stamp(now);
                     if let Some(t) = a.timeout {
                         let attempt = js.attempts;
                         js.timer = Some(self.add_timer(
@@ -245,6 +250,16 @@ impl Inner {
             }
             st.running -= 1;
             self.run_ended(&st);
+            let stats = f.stats.get();
+            stats
+                .run
+                .record(self.clock.stamp().saturating_sub(js.stamp()));
+            let what = match ev {
+                WorkEvent::Complete(_) => Count::Completed,
+                WorkEvent::Exception(_) => Count::Exceptions,
+                _ => Count::Failed,
+            };
+            stats.add(job.priority.index(), what);
             old = self.end_locked(&job, &mut js, ev, &mut wakers);
             drop(js);
             self.unlink_if_idle(f, &mut st);
