@@ -18,6 +18,8 @@ python3 -m pip --version >/dev/null 2>&1 || need_apt=1
 scripts_dir=$(dirname "$0")
 "$scripts_dir/pg-cluster.sh" find >/dev/null 2>&1 || need_apt=1
 command -v psql >/dev/null 2>&1 || need_apt=1
+# Headless Chromium loads the HTTP status page in tests/interop/test_metrics.py (DOM + screenshot).
+command -v chromium >/dev/null 2>&1 || need_apt=1
 
 if [ "$need_apt" = 1 ]; then
     apt-get update
@@ -25,10 +27,11 @@ if [ "$need_apt" = 1 ]; then
     # php-gearman: pecl gearman for php-cli; libgearman-client-perl: Gearman::Client/Worker;
     # gcc (with its sanitizer runtimes), libc6-dev, pkg-config: the C ABI tests (tests/c/run.sh).
     # openssl: the TLS interop tests make their certificates with it and use s_client.
+    # chromium: renders the HTTP status page headless (tests/interop/test_metrics.py).
     apt-get install -y --no-install-recommends \
         gearman-job-server gearman-tools php-cli php-gearman libgearman-client-perl \
         python3-pip ca-certificates gcc libc6-dev pkg-config phpunit php-imagick \
-        postgresql postgresql-client openssl
+        postgresql postgresql-client openssl chromium
 fi
 
 # The Debian packages may start a gearmand service on 127.0.0.1:4730 and a PostgreSQL cluster on
@@ -42,9 +45,12 @@ if python3 -m pip install --help 2>/dev/null | grep -q -- --break-system-package
         pip_flags+=(--break-system-packages)
     fi
 fi
-python3 -m pip install --quiet --disable-pip-version-check "${pip_flags[@]}" pytest gear cffi
+# prometheus_client: its text-format parser reads /metrics in tests/interop/test_metrics.py.
+python3 -m pip install --quiet --disable-pip-version-check "${pip_flags[@]}" pytest gear cffi \
+    prometheus_client
 
-python3 -c 'import pytest, gear, cffi' 
+python3 -c 'import pytest, gear, cffi, prometheus_client.parser'
+command -v chromium >/dev/null
 php -r 'exit(class_exists("GearmanClient") ? 0 : 1);'
 perl -MGearman::Client -MGearman::Worker -e1
 /usr/sbin/gearmand --version

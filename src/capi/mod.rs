@@ -16,12 +16,14 @@ pub(crate) mod ptr;
 
 mod client;
 mod server;
+mod stats;
 mod store;
 mod store_postgres;
 mod worker;
 
 pub use client::*;
 pub use server::*;
+pub use stats::*;
 pub use store::*;
 pub use store_postgres::*;
 pub use worker::*;

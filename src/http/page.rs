@@ -48,6 +48,17 @@ fn duration(d: Option<Duration>) -> String {
     }
 }
 
+/// A span or an uptime in words: `45 s`, `5 min`, `3 h 20 min`, `2 d 4 h`.
+fn span_text(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        7200..=172_799 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
 fn rate(r: f64) -> String {
     if r >= 100.0 {
         format!("{r:.0}")
@@ -61,7 +72,7 @@ padding:.5em 1em;color:#222;background:#fff}h1{font-size:1.4em;margin:.3em 0}\
 h2{font-size:1.1em;margin:1.2em 0 .4em}table{border-collapse:collapse;width:100%;\
 font-variant-numeric:tabular-nums}th,td{padding:.25em .5em;border-bottom:1px solid #ddd;\
 text-align:right;white-space:nowrap}th:first-child,td:first-child{text-align:left;\
-white-space:normal;word-break:break-all}thead th{background:#f2f4f7}.scroll{overflow-x:auto}\
+white-space:normal;overflow-wrap:anywhere;min-width:8em}thead th{background:#f2f4f7}.scroll{overflow-x:auto}\
 .charts{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0;flex:1 1 20em}\
 figcaption{font-size:.85em;color:#555}svg{width:100%;height:auto;background:#f8fafc;\
 border:1px solid #dde}dl{display:grid;grid-template-columns:repeat(auto-fill,minmax(10em,1fr));\
@@ -100,9 +111,9 @@ fn chart(out: &mut String, id: &str, title: &str, unit: &str, values: &[f64], sp
     let now = values.last().copied().unwrap_or(0.0);
     let min = values.iter().cloned().fold(f64::INFINITY, f64::min);
     let min = if min.is_finite() { min } else { 0.0 };
-    let minutes = span.as_secs_f64() / 60.0;
     let caption = format!(
-        "{title} over the last {minutes:.0} min: now {}, min {}, max {} {unit}.",
+        "{title} over the last {}: now {}, min {}, max {} {unit}.",
+        span_text(span),
         rate(now),
         rate(min),
         rate(max)
@@ -158,7 +169,7 @@ pub fn render(
          <style>{STYLE}</style></head><body><header><h1>gearlet status</h1>\
          <p>Up {}; refreshes every {} s.</p></header><main>",
         refresh.as_secs().max(1),
-        duration(Some(Duration::from_secs(stats.uptime.as_secs()))),
+        span_text(stats.uptime),
         refresh.as_secs().max(1)
     );
 
