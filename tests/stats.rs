@@ -195,3 +195,34 @@ fn histogram_buckets_and_quantiles() {
         HistogramSnapshot::upper_bound(HISTOGRAM_BUCKETS - 1)
     );
 }
+
+/// The example of docs/metrics.md, as written there.
+#[test]
+fn docs_example_runs() -> std::result::Result<(), gearlet::Error> {
+    use gearlet::core::{Config, Server};
+
+    let server = Server::new(Config::default());
+    let client = server.client()?;
+    let worker = server.worker()?;
+    worker.register("resize")?;
+    client.submit_background("resize", "photo.jpg")?;
+    worker
+        .grab(std::time::Duration::from_secs(1))?
+        .expect("a job")
+        .complete("done")?;
+
+    let stats = server.stats()?;
+    for f in &stats.functions {
+        let total = f.total();
+        println!(
+            "{}: {} submitted, {} completed, wait p99 {:?}",
+            String::from_utf8_lossy(&f.name),
+            total.submitted,
+            total.completed,
+            f.wait.quantile(0.99),
+        );
+    }
+    println!("TCP workers now: {}", stats.workers.tcp);
+    assert_eq!(stats.functions[0].total().completed, 1);
+    Ok(())
+}

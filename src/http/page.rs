@@ -67,7 +67,7 @@ fn rate(r: f64) -> String {
     }
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0 auto;max-width:72em;\
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0 auto;max-width:90em;\
 padding:.5em 1em;color:#222;background:#fff}h1{font-size:1.4em;margin:.3em 0}\
 h2{font-size:1.1em;margin:1.2em 0 .4em}table{border-collapse:collapse;width:100%;\
 font-variant-numeric:tabular-nums}th,td{padding:.25em .5em;border-bottom:1px solid #ddd;\

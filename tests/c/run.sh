@@ -2,7 +2,7 @@
 # Builds the C libraries (scripts/build-c.sh) and runs the C tests against them:
 #   - every tests/c/*_test.c compiled with `cc -std=c99 -Wall -Wextra -Werror`, once against the
 #     shared library (found through pkg-config) and once against the static one;
-#   - api_test, mixed_test, store_test and pg_store_test again with AddressSanitizer
+#   - api_test, mixed_test, store_test, stats_test and pg_store_test again with AddressSanitizer
 #     (LeakSanitizer on) and UndefinedBehaviorSanitizer, linked with the static library; any
 #     report fails the run;
 #   - the flat header loaded by Python's cffi and PHP's FFI.
@@ -71,7 +71,7 @@ for src in tests/c/*_test.c; do
     run "$t (shared)" "$bin/$t.shared"
     run "$t (static)" "$bin/$t.static"
 done
-for t in api_test mixed_test store_test pg_store_test; do
+for t in api_test mixed_test store_test stats_test pg_store_test; do
     [ "$t" = pg_store_test ] && [ -z "${GEARLET_PG_CONNINFO:-}" ] && continue
     "$CC" "${CFLAGS[@]}" "${SAN[@]}" "${cflags_pc[@]}" "tests/c/$t.c" -o "$bin/$t.asan" "${libs_static[@]}"
     run "$t (ASan+UBSan, static)" "$bin/$t.asan"

@@ -35,6 +35,10 @@
 
 // Patch version.
 
+// Buckets of a `gearlet_histogram`: `GEARLET_HISTOGRAM_BUCKETS` finite ones (bucket `i` holds
+// durations in (2^(i-1), 2^i] µs; bucket 0 up to 1 µs), then one for longer durations.
+// (A literal, so that the flat header, which has no macros, still has the array's size.)
+
 // What every fallible function returns. The numbers are fixed and never reused: bindings may
 // hard-code them. `gearlet_status_message()` turns one into text.
 typedef enum gearlet_status {
@@ -183,6 +187,10 @@ typedef struct gearlet_options gearlet_options;
 // server closes its listeners and network connections; in-process handles keep working together).
 typedef struct gearlet_server gearlet_server;
 
+// A statistics snapshot taken by `gearlet_server_stats()`: owned by the caller, freed with
+// `gearlet_stats_free()`. Immutable, so it may be read from several threads at once.
+typedef struct gearlet_stats gearlet_stats;
+
 // An in-process worker of a server: registers functions and grabs their jobs without a socket.
 // Owned by the caller (`gearlet_worker_new()` / `gearlet_worker_free()`). Thread-safe. It keeps
 // the job core alive, so it may outlive its `gearlet_server`. Freeing it is the worker going
@@ -227,6 +235,106 @@ typedef struct gearlet_slice {
 // pointer given with it. It may run on any gearlet thread, several at once, and must return
 // quickly; it must not free or stop the server it logs for.
 typedef void (*gearlet_log_fn)(enum gearlet_log_level level, const char *msg, size_t len, void *user);
+
+// What happened to the jobs of one function and priority (or summed). `submitted` counts every
+// accepted submission, `coalesced` those that joined a job already there; a job ends once as
+// completed, failed (WORK_FAIL or out of attempts), exceptions, cancelled or dropped (its last
+// foreground client left before it ran). `started` counts assignments, `retried` lost attempts
+// put back in the queue.
+typedef struct gearlet_job_counters {
+  // Accepted submissions, coalesced ones included.
+  uint64_t submitted;
+  // Submissions that joined a job with the same unique.
+  uint64_t coalesced;
+  // Assignments to a worker.
+  uint64_t started;
+  // WORK_COMPLETE.
+  uint64_t completed;
+  // WORK_FAIL and jobs out of attempts.
+  uint64_t failed;
+  // WORK_EXCEPTION.
+  uint64_t exceptions;
+  // Lost attempts requeued.
+  uint64_t retried;
+  // Cancelled.
+  uint64_t cancelled;
+  // Dropped when their last client left.
+  uint64_t dropped;
+} gearlet_job_counters;
+
+// A figure per transport.
+typedef struct gearlet_per_transport {
+  // In-process clients and workers (this library's handles).
+  uint64_t in_process;
+  // TCP connections.
+  uint64_t tcp;
+  // Unix socket connections.
+  uint64_t unix_socket;
+  // TLS connections.
+  uint64_t tls;
+} gearlet_per_transport;
+
+// The server-wide figures of a snapshot.
+typedef struct gearlet_stats_summary {
+  // Milliseconds since the server was made.
+  uint64_t uptime_ms;
+  // Jobs held (queued, running, delayed).
+  uint64_t jobs;
+  // Functions in the snapshot (`gearlet_stats_function()` indexes 0 .. this).
+  size_t functions;
+  // Counters summed over every function (those that left the registry included), per
+  // priority: 0 high, 1 normal, 2 low.
+  struct gearlet_job_counters totals[3];
+  // Sessions open now.
+  struct gearlet_per_transport sessions;
+  // Sessions open now with at least one registered function.
+  struct gearlet_per_transport workers;
+  // Sessions opened since start.
+  struct gearlet_per_transport sessions_opened;
+  // 1 if a durable store is attached.
+  int32_t store_attached;
+  // 1 if the attached store failed for good (background submissions refused).
+  int32_t store_failed;
+  // Jobs the store holds.
+  uint64_t store_jobs;
+} gearlet_stats_summary;
+
+// A histogram of durations, with its quantiles worked out (seconds; -1 when empty).
+typedef struct gearlet_histogram {
+  // Counts per bucket (not cumulative): `GEARLET_HISTOGRAM_BUCKETS` finite ones and the
+  // overflow bucket.
+  uint64_t buckets[29];
+  // Durations recorded.
+  uint64_t count;
+  // Their sum, in seconds.
+  double sum_seconds;
+  // Median, in seconds.
+  double p50;
+  // 90th percentile, in seconds.
+  double p90;
+  // 99th percentile, in seconds.
+  double p99;
+} gearlet_histogram;
+
+// One function of a snapshot.
+typedef struct gearlet_function_stats {
+  // Its name (bytes from peers), valid until the snapshot is freed.
+  struct gearlet_slice name;
+  // Counters per priority: 0 high, 1 normal, 2 low.
+  struct gearlet_job_counters counters[3];
+  // Jobs queued now, per priority.
+  uint64_t queued[3];
+  // Jobs held by workers now.
+  uint64_t running;
+  // Jobs waiting for their run-at time or the store.
+  uint64_t delayed;
+  // Sessions that registered it.
+  uint64_t workers;
+  // Queue wait: from entering the queue to assignment.
+  struct gearlet_histogram wait;
+  // Run time: from assignment to the worker's result.
+  struct gearlet_histogram run;
+} gearlet_function_stats;
 
 // A recurring schedule (SUBMIT_JOB_SCHED) as a store keeps it: each field is a value or -1 for
 // any. Plain data.
@@ -612,6 +720,24 @@ enum gearlet_status gearlet_server_job_count(const struct gearlet_server *server
 enum gearlet_status gearlet_server_cancel_job(const struct gearlet_server *server,
                                               const char *handle,
                                               size_t handle_len);
+
+// Takes a snapshot of the statistics into `*out` (free it with `gearlet_stats_free()`). Costs
+// one brief lock of each function; the job path never waits for it otherwise.
+enum gearlet_status gearlet_server_stats(const struct gearlet_server *server,
+                                         struct gearlet_stats **out);
+
+// Frees a snapshot. NULL is ignored.
+void gearlet_stats_free(struct gearlet_stats *stats);
+
+// The server-wide figures of a snapshot.
+enum gearlet_status gearlet_stats_get_summary(const struct gearlet_stats *stats,
+                                              struct gearlet_stats_summary *out);
+
+// Function number `index` (0 .. `gearlet_stats_summary.functions`, sorted by name) of a
+// snapshot; `GEARLET_STATUS_INVALID_ARGUMENT` past the end. The name points into the snapshot.
+enum gearlet_status gearlet_stats_function(const struct gearlet_stats *stats,
+                                           size_t index,
+                                           struct gearlet_function_stats *out);
 
 // Servers made with these options keep their background jobs in the SQLite file at `path`
 // (created if missing; gearmand's `libsqlite3` table, so gearmand's files are read as they are),

@@ -260,6 +260,18 @@ final class Server
         return ['restored' => $r->restored, 'skipped' => $r->skipped, 'elapsed_us' => $r->elapsed_us];
     }
 
+    /**
+     * A statistics snapshot: per function and priority counters, queue wait and run time
+     * histograms with p50/p90/p99, sessions and workers by transport (see Gearlet\Stats for the
+     * array's shape).
+     *
+     * @return array<string, mixed>
+     */
+    public function stats(): array
+    {
+        return Stats::snapshot($this->ffi, $this->native());
+    }
+
     /** How many jobs the server holds: queued, running or delayed. */
     public function jobCount(): int
     {

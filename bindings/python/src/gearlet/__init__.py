@@ -15,6 +15,7 @@ from ._ffi import VERSION as LIBRARY_VERSION
 from .client import Client, Event, EventKind, JobStatus, Priority, Task
 from .errors import GearletError, Status
 from .server import ReplayReport, Server
+from .stats import FunctionStats, Histogram, JobCounters, PerTransport, Stats
 from .views import FunctionStatus, JobInfo, WorkerInfo, admin_request
 from .worker import Job, JobFunction, Worker
 
@@ -25,7 +26,12 @@ __all__ = [
     "Client",
     "Event",
     "EventKind",
+    "FunctionStats",
     "FunctionStatus",
+    "Histogram",
+    "JobCounters",
+    "PerTransport",
+    "Stats",
     "GearletError",
     "Job",
     "JobFunction",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ContextManager, List, Optional, Tuple, Un
 from ._ffi import ffi, lib
 from ._util import Closeable, Handle, check, name_bytes, sliced_wait, take_buf, to_ms, to_text
 from .errors import GearletError, Status
+from .stats import Stats, read_stats
 from .views import FunctionStatus, JobInfo, WorkerInfo, parse_jobs, parse_status, parse_workers
 
 if TYPE_CHECKING:
@@ -318,6 +319,13 @@ class Server(Closeable):
     def jobs(self) -> List[JobInfo]:
         """The ``show jobs`` view: every job the server holds."""
         return parse_jobs(self.admin("show jobs"))
+
+    def stats(self) -> Stats:
+        """A snapshot of the statistics: per function and priority counters (submitted,
+        coalesced, started, completed, failed, exceptions, retried, cancelled, dropped), queue
+        wait and run time histograms with p50/p90/p99, sessions and workers by transport."""
+        with self._h.use() as p:
+            return read_stats(p)
 
     def replay_report(self) -> ReplayReport:
         """What the ``store`` held when this server started."""
