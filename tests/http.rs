@@ -3,6 +3,8 @@
 //! Every read has a timeout.
 #![cfg(feature = "http")]
 
+mod support;
+
 use gearlet::core::{Config, Server};
 use gearlet::http::HttpOptions;
 use gearlet::net::{NetConfig, Network};
@@ -79,6 +81,9 @@ fn metrics_health_and_page() {
     let evil: &[u8] = b"<script>alert(\"x\\\")</script>\xff%";
     c.submit_background(evil, "w").unwrap();
     c.submit_background("plain", "w").unwrap();
+    // A function with a worker and never a job: its gauges, not a hundred zero series.
+    let idle = server.worker().unwrap();
+    idle.register("only-workers").unwrap();
     // A worker over TCP.
     let mut w = TcpStream::connect(gear).unwrap();
     w.write_all(&pkt(1, &[b"plain"])).unwrap();
@@ -104,7 +109,10 @@ fn metrics_health_and_page() {
         body.contains("gearlet_jobs_submitted_total{function=\"plain\",priority=\"normal\"} 1\n")
     );
     assert!(body.contains("gearlet_workers_connected{transport=\"tcp\"} 1\n"));
-    assert!(body.contains("gearlet_sessions{transport=\"in_process\"} 1\n"));
+    assert!(body.contains("gearlet_sessions{transport=\"in_process\"} 2\n"));
+    assert!(body.contains("gearman_workers{function=\"only-workers\"} 1\n"));
+    assert!(!body.contains("gearlet_jobs_submitted_total{function=\"only-workers\""));
+    assert!(!body.contains("gearlet_job_run_seconds_count{function=\"only-workers\""));
     assert!(body.contains("# TYPE gearlet_job_wait_seconds histogram\n"));
     assert!(body.contains("gearlet_job_wait_seconds_bucket{function=\"plain\",le=\"+Inf\"} 0\n"));
     // Every line is a comment or one sample: a name, labels, one value.
@@ -203,4 +211,34 @@ fn health_is_503_while_a_stop_drains() {
     });
     job.complete("done").unwrap();
     stopper.join().unwrap();
+}
+
+#[test]
+fn health_is_503_while_the_store_fails() {
+    use std::sync::atomic::Ordering;
+    let mem = std::sync::Arc::new(support::mem_store::Mem::default());
+    let (server, _durable, _) = support::mem_store::attach(&mem);
+    let n = Network::start(server.clone(), NetConfig::default()).unwrap();
+    let http = n
+        .serve_http("127.0.0.1:0".parse().unwrap(), HttpOptions::default())
+        .unwrap()
+        .local_addr();
+    let c = server.client().unwrap();
+    let bg = |w: &'static str| {
+        gearlet::core::SubmitRequest::new("f", w)
+            .unique(w)
+            .background()
+    };
+    c.submit_job(bg("a")).unwrap();
+    assert_eq!(get(http, "/health"), (200, "ok\n".to_string()));
+    mem.fail_adds.store(true, Ordering::SeqCst);
+    c.submit_job(bg("b")).unwrap_err();
+    assert_eq!(get(http, "/health"), (503, "store failed\n".to_string()));
+    let (_, metrics) = get(http, "/metrics");
+    assert!(metrics.contains("gearlet_store_up 0\n"), "{metrics}");
+    // Once a batch goes through again, it is healthy again.
+    mem.fail_adds.store(false, Ordering::SeqCst);
+    c.submit_job(bg("c")).unwrap();
+    assert_eq!(get(http, "/health"), (200, "ok\n".to_string()));
+    assert!(get(http, "/metrics").1.contains("gearlet_store_up 1\n"));
 }

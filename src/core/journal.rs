@@ -99,6 +99,8 @@ pub(crate) struct JournalStats {
     pub committed_ops: AtomicU64,
     pub failed_commits: AtomicU64,
     pub last_commit_ns: AtomicU64,
+    /// The last batch failed (the HTTP `/health` answers 503 until one succeeds).
+    pub last_failed: AtomicBool,
 }
 
 struct Queue {

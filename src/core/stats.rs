@@ -426,7 +426,8 @@ pub struct Stats {
     pub jobs: usize,
     /// The store's counters and description, when one is attached.
     pub store: Option<(super::StoreStats, String)>,
-    /// The attached store failed for good (writes refused).
+    /// The attached store is failing: its last batch failed (until one succeeds), or it is
+    /// gone for good (writes refused).
     pub store_failed: bool,
 }
 

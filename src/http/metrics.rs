@@ -207,10 +207,23 @@ pub fn render(stats: &Stats) -> String {
         );
     }
 
+    // The per-job families only for functions that ever had a job: a worker registering
+    // thousands of functions it never gets jobs for would otherwise add ~100 zero series each.
+    let active: Vec<bool> = stats
+        .functions
+        .iter()
+        .map(|f| f.total() != crate::core::JobCounters::default())
+        .collect();
     for (suffix, help, get) in COUNTERS {
         let metric = format!("gearlet_jobs_{suffix}_total");
         header(&mut out, &metric, "counter", help);
-        for (f, n) in stats.functions.iter().zip(&names) {
+        for ((f, n), _) in stats
+            .functions
+            .iter()
+            .zip(&names)
+            .zip(&active)
+            .filter(|(_, a)| **a)
+        {
             for p in Priority::ALL {
                 let _ = writeln!(
                     out,
@@ -235,7 +248,13 @@ pub fn render(stats: &Stats) -> String {
         ),
     ] {
         header(&mut out, metric, "histogram", help);
-        for (f, n) in stats.functions.iter().zip(&names) {
+        for ((f, n), _) in stats
+            .functions
+            .iter()
+            .zip(&names)
+            .zip(&active)
+            .filter(|(_, a)| **a)
+        {
             histogram(&mut out, metric, &format!("function=\"{n}\""), pick(f));
         }
     }

@@ -129,7 +129,9 @@ async fn sample(state: Arc<State>, mut closed: watch::Receiver<bool>) {
             _ = tick.tick() => {}
             _ = until_closed(&mut closed) => return,
         }
-        let Ok(stats) = state.server.stats() else {
+        // Off the runtime's worker threads: it takes every function's lock in turn.
+        let server = state.server.clone();
+        let Ok(Ok(stats)) = tokio::task::spawn_blocking(move || server.stats()).await else {
             return;
         };
         state

@@ -209,6 +209,7 @@ fn run(server: &Server, journal: &Journal, mut store: Box<dyn Store>) -> Box<dyn
             }
         };
         let s = &journal.stats;
+        s.last_failed.store(err.is_some(), Ordering::Relaxed);
         s.commits.fetch_add(1, Ordering::Relaxed);
         s.committed_ops
             .fetch_add(ops.len() as u64, Ordering::Relaxed);

@@ -243,7 +243,8 @@ impl Server {
             sessions_opened: inner.opened.snapshot(),
             jobs: inner.live.load(Ordering::Relaxed),
             store: journal.map(|j| (j.stats(), j.describe.clone())),
-            store_failed: journal.is_some_and(|j| j.is_dead()),
+            store_failed: journal
+                .is_some_and(|j| j.is_dead() || j.stats.last_failed.load(Ordering::Relaxed)),
         })
     }
 }
