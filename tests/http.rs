@@ -149,8 +149,12 @@ fn metrics_health_and_page() {
     );
 
     // HEAD has headers and no body; other methods and paths are refused.
-    let (status, _, body) = request(http, "HEAD", "/metrics");
+    let (status, head, body) = request(http, "HEAD", "/health");
     assert_eq!((status, body.as_str()), (200, ""));
+    assert!(
+        head.to_ascii_lowercase().contains("content-length: 3"),
+        "{head}"
+    );
     let (status, head, _) = request(http, "POST", "/metrics");
     assert_eq!(status, 405);
     assert!(head.to_ascii_lowercase().contains("allow: get, head"));

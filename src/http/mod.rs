@@ -228,17 +228,14 @@ async fn respond(state: &Arc<State>, req: Request<Incoming>) -> Response<Full<By
     // Rendering takes every function's lock in turn and may build a large text: off the
     // runtime's worker threads.
     let built = tokio::task::spawn_blocking(move || build(&state2, &path)).await;
-    let mut r = built.unwrap_or_else(|_| {
+    // A HEAD answer keeps the GET body: hyper sends its Content-Length and not the bytes.
+    built.unwrap_or_else(|_| {
         text(
             StatusCode::INTERNAL_SERVER_ERROR,
             "text/plain; charset=utf-8",
             "internal error\n",
         )
-    });
-    if head {
-        *r.body_mut() = Full::new(Bytes::new());
-    }
-    r
+    })
 }
 
 fn build(state: &State, path: &str) -> Response<Full<Bytes>> {
