@@ -4,7 +4,7 @@
 
 use super::job::{Job, Phase, Priority};
 use super::session::SessionShared;
-use super::stats::FnStatsCell;
+use super::stats::FnStats;
 use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
 use std::collections::VecDeque;
 
@@ -23,8 +23,6 @@ pub(crate) struct Function {
     pub name: Box<[u8]>,
     pub queued_hint: [AtomicUsize; 3],
     pub state: Mutex<FuncState>,
-    /// Its counters and histograms (see `stats.rs`), updated without its lock.
-    pub stats: FnStatsCell,
 }
 
 /// Invariants (all under `Function::state`):
@@ -57,6 +55,8 @@ pub(crate) struct FuncState {
     /// Set when it left the registry (`drop function`, `reset`, or idle); a caller that still
     /// holds the Arc must look the name up again.
     pub dropped: bool,
+    /// Its counters and histograms (see `stats.rs`), from its first job on.
+    pub stats: Option<Box<FnStats>>,
 }
 
 impl Function {
@@ -76,8 +76,8 @@ impl Function {
                 pinned: false,
                 idle_listed: false,
                 dropped: false,
+                stats: None,
             }),
-            stats: FnStatsCell::default(),
         }
     }
 
@@ -89,6 +89,12 @@ impl Function {
 }
 
 impl FuncState {
+    /// Its statistics block, made on first use.
+    #[inline]
+    pub fn stats(&mut self) -> &mut FnStats {
+        self.stats.get_or_insert_with(|| Box::new(FnStats::new()))
+    }
+
     /// Jobs this function holds in any phase but `Done` (the `status` TOTAL column).
     pub fn total(&self) -> usize {
         self.queued.iter().sum::<usize>() + self.running + self.delayed

@@ -1,19 +1,18 @@
 //! Statistics cheap enough to be always on: per function and priority, counters of what happened
 //! to its jobs, and log-scaled histograms of queue wait and run time.
 //!
-//! Cost on the job path: a relaxed `fetch_add` on a counter that lives in the function's own
-//! statistics block (no lock, no allocation), and one monotonic clock read when a job is queued,
-//! assigned and finished (`Job`'s `JobState::stamp`). Each histogram is a fixed array of atomic
-//! buckets (powers of two from 1 µs to 2^27 µs, about 134 s, plus one for longer), so recording
-//! is a leading-zeros count and an increment. With the `no-stats` feature every record is a
-//! no-op and no clock is read, for measuring what they cost (`benches/stats.sh`).
+//! Cost on the job path: an increment of a counter in the function's statistics block, done
+//! where the function's lock is already held (no lock of its own, no atomic read-modify-write,
+//! no allocation after the function's first job), and one monotonic clock read when a job is
+//! queued, assigned and finished (`JobState::stamp`). Each histogram is a fixed array of buckets
+//! (powers of two from 1 µs to 2^27 µs, about 134 s, plus one for longer), so recording is a
+//! leading-zeros count and an increment. With the `no-stats` feature every record is a no-op and
+//! no clock is read, for measuring what they cost (`benches/stats.sh`).
 //!
-//! The atomics are std's even under `--cfg loom`: they synchronise nothing (relaxed counters read
-//! by views), so the loom models have no reason to track them, and std's have `const`
-//! constructors for the arrays.
+//! The per-transport session counters are std atomics even under `--cfg loom`: they synchronise
+//! nothing, so the loom models have no reason to track them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Finite histogram buckets: bucket `i` counts durations in (2^(i-1), 2^i] µs (bucket 0: up to
@@ -37,23 +36,23 @@ pub(crate) enum Count {
 }
 const COUNTS: usize = 9;
 
-/// A histogram of durations, recorded without a lock.
+/// A histogram of durations: plain counts, written under its function's lock.
 pub(crate) struct Histogram {
-    slots: [AtomicU64; SLOTS],
-    sum_us: AtomicU64,
+    slots: [u64; SLOTS],
+    sum_us: u64,
 }
 
 impl Histogram {
     const fn new() -> Histogram {
         Histogram {
-            slots: [const { AtomicU64::new(0) }; SLOTS],
-            sum_us: AtomicU64::new(0),
+            slots: [0; SLOTS],
+            sum_us: 0,
         }
     }
 
     /// Records a duration of `us` microseconds (a difference of `Clock` stamps).
     #[inline]
-    pub fn record(&self, us: u64) {
+    pub fn record(&mut self, us: u64) {
         if cfg!(feature = "no-stats") {
             return;
         }
@@ -63,45 +62,47 @@ impl Histogram {
         } else {
             (64 - (us - 1).leading_zeros()) as usize
         };
-        self.slots[i.min(HISTOGRAM_BUCKETS)].fetch_add(1, Ordering::Relaxed);
-        self.sum_us.fetch_add(us, Ordering::Relaxed);
+        self.slots[i.min(HISTOGRAM_BUCKETS)] += 1;
+        self.sum_us = self.sum_us.wrapping_add(us);
     }
 
     fn snapshot(&self) -> HistogramSnapshot {
         HistogramSnapshot {
-            buckets: std::array::from_fn(|i| self.slots[i].load(Ordering::Relaxed)),
-            sum: Duration::from_micros(self.sum_us.load(Ordering::Relaxed)),
+            buckets: self.slots,
+            sum: Duration::from_micros(self.sum_us),
         }
     }
 }
 
-/// One function's statistics block, allocated with its first job (a function that only ever
-/// had workers registered costs a pointer).
+/// One function's statistics block (`FuncState::stats`), allocated with its first job, so a
+/// function that only ever had workers registered costs a pointer. Every place that counts
+/// already holds the function's lock (a job's phase changes under it, invariant 1), so the
+/// counts are plain integers: no atomic read-modify-write on the job path.
 pub(crate) struct FnStats {
-    counts: [[AtomicU64; COUNTS]; 3],
+    counts: [[u64; COUNTS]; 3],
     pub wait: Histogram,
     pub run: Histogram,
 }
 
 impl FnStats {
-    fn new() -> FnStats {
+    pub fn new() -> FnStats {
         FnStats {
-            counts: [const { [const { AtomicU64::new(0) }; COUNTS] }; 3],
+            counts: [[0; COUNTS]; 3],
             wait: Histogram::new(),
             run: Histogram::new(),
         }
     }
 
     #[inline]
-    pub fn add(&self, priority: usize, what: Count) {
+    pub fn add(&mut self, priority: usize, what: Count) {
         if !cfg!(feature = "no-stats") {
-            self.counts[priority][what as usize].fetch_add(1, Ordering::Relaxed);
+            self.counts[priority][what as usize] += 1;
         }
     }
 
     pub fn snapshot(&self) -> ([JobCounters; 3], HistogramSnapshot, HistogramSnapshot) {
         let c = std::array::from_fn(|p| {
-            let r = |w: Count| self.counts[p][w as usize].load(Ordering::Relaxed);
+            let r = |w: Count| self.counts[p][w as usize];
             JobCounters {
                 submitted: r(Count::Submitted),
                 coalesced: r(Count::Coalesced),
@@ -118,28 +119,19 @@ impl FnStats {
     }
 }
 
-/// A function's lazily allocated statistics block.
-#[derive(Default)]
-pub(crate) struct FnStatsCell(OnceLock<Box<FnStats>>);
-
-impl FnStatsCell {
-    #[inline]
-    pub fn get(&self) -> &FnStats {
-        self.0.get_or_init(|| Box::new(FnStats::new()))
-    }
-
-    pub fn peek(&self) -> Option<&FnStats> {
-        self.0.get().map(|b| &**b)
-    }
-}
-
 /// The server's clock for job time stamps: microseconds since the server was made (48 bits of
 /// them in the job, where an `Instant` would take sixteen bytes and grow it).
-pub(crate) struct Clock(Instant);
+pub(crate) struct Clock {
+    born: Instant,
+    born_us: u64,
+}
 
 impl Clock {
     pub fn new() -> Clock {
-        Clock(Instant::now())
+        Clock {
+            born: Instant::now(),
+            born_us: crate::sys::monotonic_us(),
+        }
     }
 
     /// Now in µs, or 0 with `no-stats` (no clock read).
@@ -148,12 +140,12 @@ impl Clock {
         if cfg!(feature = "no-stats") {
             0
         } else {
-            self.0.elapsed().as_micros() as u64 & ((1 << 48) - 1)
+            crate::sys::monotonic_us().wrapping_sub(self.born_us) & ((1 << 48) - 1)
         }
     }
 
     pub fn uptime(&self) -> Duration {
-        self.0.elapsed()
+        self.born.elapsed()
     }
 }
 

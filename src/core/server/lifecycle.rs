@@ -78,9 +78,8 @@ impl Inner {
             js.retries += 1;
             let limit = self.config.job_retries;
             failed = limit > 0 && js.attempts >= limit;
-            let stats = f.stats.get();
             if failed {
-                stats.add(job.priority.index(), Count::Failed);
+                st.stats().add(job.priority.index(), Count::Failed);
                 old = self.end_locked(job, &mut js, FAILED, &mut wakers);
                 drop(js);
                 self.unlink_if_idle(f, &mut st);
@@ -88,7 +87,7 @@ impl Inner {
                 if let Some(k) = js.timer.take() {
                     self.timers.remove(k);
                 }
-                stats.add(job.priority.index(), Count::Retried);
+                st.stats().add(job.priority.index(), Count::Retried);
                 js.set_stamp(self.clock.stamp());
                 drop(js);
                 job.set_phase(Phase::Queued);
@@ -127,7 +126,7 @@ impl Inner {
             js.clients.retain(|x| !Arc::ptr_eq(x, c));
             dropped = js.clients.is_empty() && !js.background && job.phase() == Phase::Queued;
             if dropped {
-                f.stats.get().add(job.priority.index(), Count::Dropped);
+                st.stats().add(job.priority.index(), Count::Dropped);
                 let mut none = Vec::new();
                 old = self.end_locked(job, &mut js, FAILED, &mut none);
                 drop(js);
@@ -193,7 +192,7 @@ impl Inner {
                 return Err(Error::JobNotFound);
             }
             worker = js.worker.clone();
-            f.stats.get().add(job.priority.index(), Count::Cancelled);
+            st.stats().add(job.priority.index(), Count::Cancelled);
             // Done first: the queue sweep that `forget_queued` may run keeps what is not Done.
             old = self.end_locked(job, &mut js, FAILED, &mut wakers);
             drop(js);

@@ -222,7 +222,7 @@ impl Inner {
 
     pub(super) fn unlink(&self, f: &Arc<Function>, st: &mut FuncState) {
         st.mark_dropped();
-        if let Some(s) = f.stats.peek() {
+        if let Some(s) = &st.stats {
             let (counters, _, _) = s.snapshot();
             let mut r = self.retired.lock();
             for (a, b) in r.iter_mut().zip(&counters) {

@@ -98,7 +98,7 @@ impl Inner {
                         c.waiting.lock().insert(job.id, job.clone());
                     }
                 }
-                let stats = func.stats.get();
+                let stats = st.stats();
                 stats.add(job.priority.index(), Count::Submitted);
                 stats.add(job.priority.index(), Count::Coalesced);
                 return Ok(Submitted {
@@ -118,7 +118,7 @@ impl Inner {
             let id = self.next_job.fetch_add(1, Ordering::Relaxed);
             let mut state = JobState::new(!foreground, Bytes::new());
             state.set_stamp(self.clock.stamp());
-            func.stats.get().add(req.priority.index(), Count::Submitted);
+            st.stats().add(req.priority.index(), Count::Submitted);
             if let (true, Some(c)) = (foreground, client) {
                 state.clients.push(c.clone());
             }

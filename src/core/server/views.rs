@@ -187,25 +187,19 @@ impl Server {
     /// and workers per transport, the store's figures. Takes each function's lock once, briefly;
     /// nothing on the job path waits for it otherwise.
     pub fn stats(&self) -> Result<crate::core::Stats> {
-        use crate::core::stats::{FunctionStats, HistogramSnapshot, PerTransport};
+        use crate::core::stats::{FunctionStats, PerTransport};
         self.check()?;
         let inner = &self.inner;
         let mut functions: Vec<FunctionStats> = inner
             .all_functions()
             .iter()
             .map(|f| {
-                let (queued, running, delayed, workers) = {
+                let (queued, running, delayed, workers, snapshot) = {
                     let st = f.state.lock();
-                    (st.queued, st.running, st.delayed, st.workers)
+                    let snapshot = st.stats.as_ref().map(|s| s.snapshot());
+                    (st.queued, st.running, st.delayed, st.workers, snapshot)
                 };
-                let (counters, wait, run) = match f.stats.peek() {
-                    Some(s) => s.snapshot(),
-                    None => (
-                        Default::default(),
-                        HistogramSnapshot::default(),
-                        HistogramSnapshot::default(),
-                    ),
-                };
+                let (counters, wait, run) = snapshot.unwrap_or_default();
                 FunctionStats {
                     name: Bytes::copy_from_slice(&f.name),
                     counters,

@@ -137,7 +137,7 @@ impl Inner {
                     js.worker = Some(s.clone());
                     js.attempts += 1;
                     let now = self.clock.stamp();
-                    let stats = a.func.stats.get();
+                    let stats = st.stats();
                     stats.wait.record(now.saturating_sub(js.stamp()));
                     stats.add(p, Count::Started);
                     js.set_stamp(now);
@@ -250,7 +250,7 @@ impl Inner {
             }
             st.running -= 1;
             self.run_ended(&st);
-            let stats = f.stats.get();
+            let stats = st.stats();
             stats
                 .run
                 .record(self.clock.stamp().saturating_sub(js.stamp()));
