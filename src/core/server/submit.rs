@@ -72,6 +72,8 @@ impl Inner {
             (Some(w), Some(now)) if w > now => Some(Duration::from_secs(w - now)),
             _ => None,
         };
+        // Read before the function's lock, so the clock adds nothing to its critical section.
+        let now = self.clock.stamp();
         let mut wakers = Vec::new();
         loop {
             let func = self
@@ -117,7 +119,7 @@ impl Inner {
             }
             let id = self.next_job.fetch_add(1, Ordering::Relaxed);
             let mut state = JobState::new(!foreground, Bytes::new());
-            state.set_stamp(self.clock.stamp());
+            state.set_stamp(now);
             st.stats().add(req.priority.index(), Count::Submitted);
             if let (true, Some(c)) = (foreground, client) {
                 state.clients.push(c.clone());

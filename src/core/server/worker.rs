@@ -125,6 +125,8 @@ impl Inner {
                 if a.func.queued_hint[p].load(Ordering::Relaxed) == 0 {
                     continue;
                 }
+                // Before the lock: the clock read stays out of the function's critical section.
+                let now = self.clock.stamp();
                 let mut st = a.func.state.lock();
                 let Some(job) = st.pop(p) else {
                     a.func.publish(&st, p);
@@ -136,7 +138,6 @@ impl Inner {
                     let mut js = job.state.lock();
                     js.worker = Some(s.clone());
                     js.attempts += 1;
-                    let now = self.clock.stamp();
                     let stats = st.stats();
                     stats.wait.record(now.saturating_sub(js.stamp()));
                     stats.add(p, Count::Started);
@@ -238,6 +239,7 @@ impl Inner {
     pub(crate) fn work_finish(&self, s: &Arc<SessionShared>, id: u64, ev: WorkEvent) -> Result<()> {
         let job = s.worker.lock().held.take(id).ok_or(Error::JobNotFound)?;
         let f = &job.func;
+        let now = self.clock.stamp();
         let mut wakers = Vec::new();
         let old;
         {
@@ -251,9 +253,7 @@ impl Inner {
             st.running -= 1;
             self.run_ended(&st);
             let stats = st.stats();
-            stats
-                .run
-                .record(self.clock.stamp().saturating_sub(js.stamp()));
+            stats.run.record(now.saturating_sub(js.stamp()));
             let what = match ev {
                 WorkEvent::Complete(_) => Count::Completed,
                 WorkEvent::Exception(_) => Count::Exceptions,
