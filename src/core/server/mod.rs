@@ -7,7 +7,7 @@
 //! the timer thread), `schedule.rs` (recurring jobs), `views.rs` (status views) and `admin.rs`
 //! (admin operations and reset).
 
-use super::config::{Config, MAX_FUNCTION_NAME, MAX_REDUCER, MAX_UNIQUE};
+use super::config::{Config, CoreEvent, MAX_FUNCTION_NAME, MAX_REDUCER, MAX_UNIQUE};
 use super::function::{FuncState, Function};
 use super::job::{atoi_u32, Event, Job, JobState, JobStatus, Phase, Priority, WorkEvent};
 use super::journal::{FnName, Journal, Record, Stored};

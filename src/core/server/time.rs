@@ -104,7 +104,14 @@ impl Inner {
             js.worker.clone()
         };
         if let Some(worker) = worker {
-            self.release(&worker, job);
+            if let Some(failed) = self.release(&worker, job) {
+                self.emit(|| CoreEvent::JobTimedOut {
+                    peer: worker.info.lock().0.addr.clone(),
+                    function: String::from_utf8_lossy(&job.func.name).into_owned(),
+                    handle: format!("{}:{}", self.prefix, job.id),
+                    failed,
+                });
+            }
         }
     }
 }
