@@ -25,7 +25,7 @@ pub struct ServeArgs {
     /// Sleeping workers to wake per new job (0 = all, gearmand's default; gearlet's is 1).
     #[arg(short = 'w', long = "worker-wakeup", default_value_t = 1)]
     pub(crate) worker_wakeup: usize,
-    /// Job handle prefix (default H:<hostname>).
+    /// Job handle prefix (default H:HOSTNAME, this machine's name).
     #[arg(long = "job-handle-prefix")]
     pub(crate) job_handle_prefix: Option<String>,
     /// Sessions start with the `exceptions` option on.
