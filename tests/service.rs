@@ -172,7 +172,9 @@ const CAN_DO: u32 = 1;
 const JOB_CREATED: u32 = 8;
 const GRAB_JOB: u32 = 9;
 const JOB_ASSIGN: u32 = 11;
+const WORK_COMPLETE: u32 = 13;
 const SUBMIT_JOB_BG: u32 = 18;
+const ERROR: u32 = 19;
 
 fn submit_bg(port: u16, func: &str, n: usize) {
     let mut s = connect(port);
@@ -794,5 +796,52 @@ fn the_logrotate_snippet_parses() {
             .contains(&format!("DEBUG connect from {peer}"))
             .then_some(())
     });
+    stop(child);
+}
+
+#[test]
+fn a_failing_store_is_logged_once_and_so_is_its_recovery() {
+    let d = dir("storefail");
+    let log = d.join("g.log");
+    let db = d.join("q.db");
+    let (child, port) = start(
+        &log,
+        &["--store", db.to_str().unwrap(), "--store-max-mb", "1"],
+    );
+    // 256 KiB jobs until the 1 MiB cap refuses them, then a few more refused ones.
+    let mut s = connect(port);
+    let payload = vec![b'x'; 256 << 10];
+    let mut accepted = 0;
+    let mut refused = 0;
+    while refused < 3 {
+        let mut data = format!("big\0u{}\0", accepted + refused).into_bytes();
+        data.extend_from_slice(&payload);
+        send(&mut s, SUBMIT_JOB_BG, &data);
+        match recv(&mut s).0 {
+            JOB_CREATED => accepted += 1,
+            ERROR => refused += 1,
+            k => panic!("unexpected reply {k}"),
+        }
+        assert!(accepted < 64, "the store cap never refused a job");
+    }
+    assert!(accepted > 0);
+    // A worker finishes one job: its row goes, the store works again.
+    let mut w = connect(port);
+    send(&mut w, CAN_DO, b"big");
+    send(&mut w, GRAB_JOB, b"");
+    let (kind, assign) = recv(&mut w);
+    assert_eq!(kind, JOB_ASSIGN);
+    let handle = assign.split(|&b| b == 0).next().unwrap().to_vec();
+    let mut done = handle.clone();
+    done.extend_from_slice(b"\0ok");
+    send(&mut w, WORK_COMPLETE, &done);
+    let text = poll("the recovery line", || {
+        let t = read_log(&log);
+        t.contains("NOTICE job store works again").then_some(t)
+    });
+    let errors = lines_of(&text, "ERROR");
+    assert_eq!(errors.len(), 1, "one line for the whole failure: {text}");
+    assert!(errors[0].contains("job store failed: "), "{text}");
+    drop((s, w));
     stop(child);
 }

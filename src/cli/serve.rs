@@ -93,7 +93,7 @@ fn addresses(args: &ServeArgs) -> Result<(Vec<SocketAddr>, Vec<SocketAddr>), Box
 }
 
 /// The core's events as log lines: a worker lost with jobs is a WARNING, a job failed by the
-/// retry limit an ERROR (the job is gone).
+/// retry limit an ERROR (the job is gone), and so is a store that begins to fail.
 fn event_hook(log: Arc<Log>, retries: u32) -> EventHook {
     fn counts(v: &[(String, usize)]) -> String {
         let parts: Vec<String> = v.iter().map(|(f, n)| format!("{f} ({n})")).collect();
@@ -148,6 +148,18 @@ fn event_hook(log: Arc<Log>, retries: u32) -> EventHook {
                 );
             }
         }
+        CoreEvent::StoreFailed { error } => log.log(
+            Level::Error,
+            &format!(
+                "job store failed: {error} (background submissions get ERROR STORE_FAILED while \
+                 it fails)"
+            ),
+        ),
+        // Written whenever the failure was: the operator who saw it must see it end.
+        CoreEvent::StoreRecovered { failures } => log.always(
+            Level::Notice,
+            &format!("job store works again, after {failures} failed attempts"),
+        ),
     }))
 }
 

@@ -88,6 +88,18 @@ pub enum CoreEvent {
         /// The job failed (it had used its last attempt) rather than going back.
         failed: bool,
     },
+    /// The durable store began failing: a batch could not be written (its submitters got
+    /// `ERROR STORE_FAILED`) or its periodic work (lease renewal, adoption) failed. Reported once
+    /// per run of failures, not per batch.
+    StoreFailed {
+        /// The store's error.
+        error: String,
+    },
+    /// The store works again after `failures` failed batches or polls.
+    StoreRecovered {
+        /// Failures since [`CoreEvent::StoreFailed`].
+        failures: u64,
+    },
 }
 
 /// The callback of [`Config::events`].

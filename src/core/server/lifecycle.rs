@@ -58,7 +58,7 @@ impl Inner {
     }
 
     /// Reports an event to the host's hook, if any. Callers hold no core lock.
-    pub(super) fn emit(&self, ev: impl FnOnce() -> CoreEvent) {
+    pub(crate) fn emit(&self, ev: impl FnOnce() -> CoreEvent) {
         if let Some(h) = &self.config.events {
             (h.0)(&ev());
         }
