@@ -155,6 +155,7 @@ pub fn raise_fd_limit(n: u64) -> std::io::Result<()> {
 
 /// UTC broken-down time for a Unix time: (year, month 1-12, day, hour, minute, second), for the
 /// log's RFC 3339 timestamps. `gmtime_r` does the calendar, not hand-written date arithmetic.
+#[cfg(feature = "cli")]
 pub(crate) fn utc_fields(t: u64) -> [u32; 6] {
     let tt = t as libc::time_t;
     // SAFETY: `tm` is plain data; gmtime_r fills it and is thread-safe (unlike gmtime).

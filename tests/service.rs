@@ -288,6 +288,26 @@ fn daemon_good_start_leaves_a_server_whose_pid_is_in_the_pid_file() {
         lines_of(&text, "NOTICE").last().map(|l| &l[25..]),
         Some("NOTICE stopping")
     );
+
+    // Detached with the log on stderr: said on the terminal, with the start-up lines, before
+    // the server lets go of it.
+    let out = run(bin().args(["-d", "-p", "0", "-P", pid_file.to_str().unwrap()]));
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().map(|l| &l[25..]).collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("WARNING -d with the log on stderr"),
+        "{err}"
+    );
+    assert!(lines[1].starts_with("NOTICE gearlet "), "{err}");
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    kill(pid, "-TERM");
+    poll("the daemon to exit", || (!alive(pid)).then_some(()));
 }
 
 /// Every flag of `gearmand --help` (1.1.20), with a value where it takes one.
@@ -413,6 +433,7 @@ fn gearmand_flags_run_a_real_server_with_their_notices_in_the_log() {
             "0",
             "-w",
             "0",
+            "--syslog",
         ],
     );
     assert_eq!(admin(port, "status\n"), ".\n");

@@ -172,6 +172,14 @@ fn serve(
     readiness: &mut Option<Readiness>,
 ) -> Result<(), BoxError> {
     let log = Arc::new(Log::open(&args.log_file, level, args.syslog)?);
+    if args.daemon && args.log_file == "stderr" && !args.syslog {
+        // Still the terminal's: the one place this can be said.
+        log.always(
+            Level::Warning,
+            "-d with the log on stderr: once detached, log lines are discarded (use -l FILE or \
+             --syslog)",
+        );
+    }
     if let Some(n) = args.file_descriptors {
         crate::sys::raise_fd_limit(n).map_err(|e| format!("--file-descriptors {n}: {e}"))?;
     }
@@ -295,7 +303,11 @@ fn serve(
         Some(p) => Some(PidFile::write(p)?),
         None => None,
     };
-    if let Some(u) = &user {
+    // Already that user (started by it, or by systemd as it): nothing to drop.
+    if let Some(u) = user
+        .as_ref()
+        .filter(|u| u.uid != crate::sys::effective_uid())
+    {
         // The log file goes to the user, so that it can reopen it after a rotation.
         if let Some(p) = log.path() {
             crate::sys::chown(p, u)
