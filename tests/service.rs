@@ -351,10 +351,10 @@ const GEARMAND_FLAGS: &[&[&str]] = &[
     &["--port", "4730"],
     &["--libmemcached-servers", "localhost"],
     &["--libmemcached-prefix", "gear_"],
-    &["--libsqlite3-db", "/tmp/q.db"],
+    &["-q", "libsqlite3", "--libsqlite3-db", "/tmp/q.db"],
     &["--store-queue-on-shutdown"],
     &["--libsqlite3-table", "gearman_queue"],
-    &["--libpq-conninfo", "host=localhost"],
+    &["-q", "Postgres", "--libpq-conninfo", "host=localhost"],
     &["--libpq-table", "queue"],
     &["--redis-server", "localhost"],
     &["--redis-port", "6379"],
@@ -464,6 +464,18 @@ fn bad_values_are_refused_by_check() {
     let out = run(bin().args(["--ssl-listen", "nonsense", "--check"]));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--ssl-listen nonsense"));
+    let out = run(bin().args(["--admin-allow", "10.0.0.0/99", "--check"]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--admin-allow"));
+    let out = run(bin().args(["-q", "redis", "--check"]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"redis\" is not supported"));
+    let out = run(bin().args(["--libsqlite3-db", "/tmp/q.db", "--check"]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs -q libsqlite3"));
+    let out = run(bin().args(["--unix-mode", "rw", "--check"]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--unix-mode"));
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use super::daemon::{self, PidFile, Readiness};
 use super::log::{Level, Log};
 pub use super::serve_args::ServeArgs;
-use super::serve_store::open_store;
+use super::serve_store::store_plan;
 use crate::core::{Config, CoreEvent, EventHook, Server};
 use crate::net::{
     AdminAllow, Keepalive, LogLevel, NetConfig, Network, ShutdownRequest, TlsConfig, TlsFiles,
@@ -42,6 +42,9 @@ pub fn run(args: ServeArgs) -> Result<(), BoxError> {
     if args.check {
         addresses(&args)?;
         tls_config(&args)?;
+        admin_allow(&args)?;
+        unix_mode(&args)?;
+        store_plan(&args)?;
         for n in args.notices() {
             eprintln!("gearlet: notice: {n}");
         }
@@ -90,6 +93,26 @@ fn addresses(args: &ServeArgs) -> Result<(Vec<SocketAddr>, Vec<SocketAddr>), Box
         );
     }
     Ok((addrs, tls_addrs))
+}
+
+/// `--admin-allow`, parsed.
+fn admin_allow(args: &ServeArgs) -> Result<Option<AdminAllow>, BoxError> {
+    if args.admin_allow.is_empty() {
+        return Ok(None);
+    }
+    let a = AdminAllow::parse(&args.admin_allow.join(","))
+        .map_err(|e| format!("--admin-allow: {e}"))?;
+    Ok(Some(a))
+}
+
+/// `--unix-mode`, parsed.
+fn unix_mode(args: &ServeArgs) -> Result<Option<u32>, BoxError> {
+    match &args.unix_mode {
+        Some(m) => Ok(Some(
+            u32::from_str_radix(m, 8).map_err(|_| "--unix-mode takes octal digits")?,
+        )),
+        None => Ok(None),
+    }
 }
 
 /// The core's events as log lines: a worker lost with jobs is a WARNING, a job failed by the
@@ -229,21 +252,15 @@ fn serve(
         read_timeout: Duration::from_millis(args.read_timeout_ms),
         read_min_rate: args.read_min_rate,
         tls_handshake_timeout: Duration::from_millis(args.ssl_handshake_timeout_ms),
-        admin_allow: if args.admin_allow.is_empty() {
-            None
-        } else {
-            Some(
-                AdminAllow::parse(&args.admin_allow.join(","))
-                    .map_err(|e| format!("--admin-allow: {e}"))?,
-            )
-        },
+        admin_allow: admin_allow(args)?,
     };
     let signals = Signals::install()?;
     let server = Server::new(config);
     let core = server.clone();
     // The store's jobs are queued again before anything listens.
-    let durable = match open_store(args)? {
-        Some(store) => {
+    let durable = match store_plan(args)? {
+        Some(plan) => {
+            let store = plan.open()?;
             let opts = StoreOptions {
                 queue_on_shutdown: args.store_queue_on_shutdown,
             };
@@ -289,14 +306,8 @@ fn serve(
         bound.push((local, true));
     }
     if let Some(path) = &args.unix {
-        let mode = match &args.unix_mode {
-            Some(m) => {
-                Some(u32::from_str_radix(m, 8).map_err(|_| "--unix-mode takes octal digits")?)
-            }
-            None => None,
-        };
         network
-            .listen_unix(path, mode)
+            .listen_unix(path, unix_mode(args)?)
             .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
     }
     let pid_file = match &args.pid_file {

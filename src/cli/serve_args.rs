@@ -88,8 +88,8 @@ pub struct ServeArgs {
     /// Also send log lines to syslog (facility daemon); `-l none` for syslog alone.
     #[arg(long)]
     pub(crate) syslog: bool,
-    /// Check the command line, the config file, the TLS files and the user, print the notices,
-    /// and exit without listening.
+    /// Check the command line, the config file, the TLS files, the user and the store flags,
+    /// print the notices, and exit without listening or opening the store.
     #[arg(long)]
     pub(crate) check: bool,
     /// gearmand's job hash table size. Accepted for compatibility, with a notice: gearlet's

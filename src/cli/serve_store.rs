@@ -3,15 +3,36 @@
 
 use super::serve_args::ServeArgs;
 use crate::store::{Durability, PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store};
+use std::path::PathBuf;
 use std::time::Duration;
+
+type BoxError = Box<dyn std::error::Error>;
+
+/// The store the flags ask for, checked but not opened yet (`--check` stops here).
+pub(crate) enum StorePlan {
+    /// A SQLite file.
+    Sqlite(PathBuf, SqliteOptions),
+    /// A PostgreSQL database: its conninfo or URL.
+    Postgres(String, PostgresOptions),
+}
+
+impl StorePlan {
+    /// Opens the store.
+    pub(crate) fn open(self) -> Result<Box<dyn Store>, BoxError> {
+        Ok(match self {
+            StorePlan::Sqlite(path, opts) => Box::new(SqliteStore::open(&path, opts)?),
+            StorePlan::Postgres(conninfo, opts) => Box::new(PostgresStore::open(&conninfo, opts)?),
+        })
+    }
+}
 
 /// Whether `s` is a PostgreSQL URL.
 fn is_pg_url(s: &str) -> bool {
     s.starts_with("postgres://") || s.starts_with("postgresql://")
 }
 
-/// Opens the PostgreSQL store the flags ask for, if they ask for one.
-fn open_postgres(args: &ServeArgs) -> Result<Option<Box<dyn Store>>, Box<dyn std::error::Error>> {
+/// The PostgreSQL store the flags ask for, if they ask for one.
+fn postgres_plan(args: &ServeArgs) -> Result<Option<StorePlan>, BoxError> {
     let url = args
         .store
         .as_ref()
@@ -43,14 +64,12 @@ fn open_postgres(args: &ServeArgs) -> Result<Option<Box<dyn Store>>, Box<dyn std
         wait: Duration::from_millis(args.store_wait_ms),
         adopt: !args.store_no_adopt,
     };
-    Ok(Some(Box::new(PostgresStore::open(&conninfo, opts)?)))
+    Ok(Some(StorePlan::Postgres(conninfo, opts)))
 }
 
-/// Opens the store the flags ask for, if any.
-pub(crate) fn open_store(
-    args: &ServeArgs,
-) -> Result<Option<Box<dyn Store>>, Box<dyn std::error::Error>> {
-    if let Some(pg) = open_postgres(args)? {
+/// The store the flags ask for, if any.
+pub(crate) fn store_plan(args: &ServeArgs) -> Result<Option<StorePlan>, BoxError> {
+    if let Some(pg) = postgres_plan(args)? {
         if args.libsqlite3_db.is_some() {
             return Err("--libsqlite3-db needs -q libsqlite3".into());
         }
@@ -88,5 +107,5 @@ pub(crate) fn open_store(
         durability,
         max_bytes: args.store_max_mb.map(|m| m << 20),
     };
-    Ok(Some(Box::new(SqliteStore::open(&path, opts)?)))
+    Ok(Some(StorePlan::Sqlite(path, opts)))
 }
