@@ -694,3 +694,49 @@ fn a_failing_store_is_logged_once_and_so_is_its_recovery() {
     drop((s, w));
     stop(child);
 }
+
+#[test]
+fn syslog_gets_the_lines_with_their_priority() {
+    // glibc's syslog() writes to /dev/log alone: give the server a private one, in a mount
+    // namespace of its own (root only), bound to a socket this test reads.
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    if !root || Command::new("unshare").arg("--version").output().is_err() {
+        eprintln!("needs root and unshare: syslog delivery not checked");
+        return;
+    }
+    let d = dir("syslog");
+    let sock_path = d.join("log.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(T)).unwrap();
+    let script = format!(
+        "mount -t tmpfs tmpfs /dev && touch /dev/log && mount --bind {} /dev/log && exec {} \
+         --syslog -l none -p 0 --verbose WARNING",
+        sock_path.display(),
+        env!("CARGO_BIN_EXE_gearlet")
+    );
+    let mut child = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = sock.recv(&mut buf).expect("the banner on syslog");
+    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    // LOG_DAEMON | LOG_NOTICE = 29, the identity with the pid, the message without our own
+    // timestamp (syslog has its own).
+    assert!(line.starts_with("<29>"), "{line:?}");
+    assert!(
+        line.contains(&format!("gearlet[{}]: gearlet ", child.id())),
+        "{line:?}"
+    );
+    assert!(line.contains(" listening on 127.0.0.1:"), "{line:?}");
+    kill(child.id(), "-TERM");
+    let n = sock.recv(&mut buf).expect("the stop on syslog");
+    assert!(String::from_utf8_lossy(&buf[..n]).ends_with(": stopping"));
+    assert!(wait_exit(&mut child).success());
+}
