@@ -1,8 +1,8 @@
-//! gearlet: a Gearman job server as a library.
-//!
-//! Layers, imports pointing one way: [`core`] (jobs, functions, workers; no I/O) and
-//! [`protocol`] (the wire codec; no job state) at the bottom; `net` (sockets, behind the `net`
-//! feature) drives the core with the codec; the `gearlet` binary is a thin shell over `net`.
+// The crate's front page is the README's Rust part, kept in docs/lib.md (tests/docs.rs checks
+// that the two agree); its examples run as doctests. Layers, imports pointing one way: `core`
+// (jobs, functions, workers; no I/O) and `protocol` (the wire codec; no job state) at the bottom;
+// `net` drives the core with the codec; `cli` and `capi` sit on top.
+#![doc = include_str!("../docs/lib.md")]
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
