@@ -21,7 +21,9 @@ cargo clippy --no-default-features --lib -- -D warnings
 RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --quiet
 RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --quiet --all-features
 # A program that depends on gearlet must not build the binary's command-line parser (#16).
-if cargo tree -e normal -p gearlet --prefix none | grep -q '^clap '; then
+# (Captured first: `cargo tree | grep -q` under pipefail would pass when grep stops reading early.)
+deps=$(cargo tree -e normal -p gearlet --prefix none)
+if grep -q '^clap ' <<<"$deps"; then
     echo "clap is a dependency of the gearlet library at its default features" >&2
     exit 1
 fi
