@@ -95,6 +95,16 @@ else
         $(pkg-config --cflags --libs gearlet) -o "$bin/readme_example"
     run "README C example prints its result" env -u LD_LIBRARY_PATH sh -c \
         '"$1" >"$1.out" && diff -u "$1.expected" "$1.out"' sh "$bin/readme_example"
+    # An install prefix outside the build directory gets no rpath: the program runs with
+    # LD_LIBRARY_PATH (or after ldconfig for a system prefix), as the README says.
+    inst="$(mktemp -d /tmp/gearlet-c-prefix-XXXXXX)"
+    scripts/build-c.sh "$inst" >/dev/null 2>&1
+    run "README C example against an install prefix" env CC="$CC" sh -c '
+        "$CC" -std=c99 -Wall -Wextra -Werror "$1.c" \
+            $(PKG_CONFIG_PATH="$2/lib/pkgconfig" pkg-config --cflags --libs gearlet) -o "$1.inst" &&
+        LD_LIBRARY_PATH="$2/lib" "$1.inst" >"$1.out" && diff -u "$1.expected" "$1.out"
+    ' sh "$bin/readme_example" "$inst"
+    rm -rf "$inst"
 fi
 
 version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)"
