@@ -46,6 +46,13 @@ fn checked_in_man_pages_match_the_command_line() {
     let pages = render();
     if std::env::var_os("GEARLET_BLESS").is_some() {
         std::fs::create_dir_all(dir()).unwrap();
+        for entry in std::fs::read_dir(dir()).unwrap() {
+            let path = entry.unwrap().path();
+            let file = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !pages.iter().any(|(f, _)| *f == file) {
+                std::fs::remove_file(&path).unwrap();
+            }
+        }
         for (file, body) in &pages {
             std::fs::write(dir().join(file), body).unwrap();
         }
@@ -60,7 +67,7 @@ fn checked_in_man_pages_match_the_command_line() {
     for entry in std::fs::read_dir(dir()).unwrap() {
         let file = entry.unwrap().file_name().to_string_lossy().into_owned();
         if !pages.iter().any(|(f, _)| *f == file) {
-            stale.push(format!("{file} (no such command any more: delete it)"));
+            stale.push(format!("{file} (no such command any more)"));
         }
     }
     assert!(
