@@ -290,12 +290,17 @@ fn serve(
     };
     let network = Network::start(server, net_config)?;
     let mut bound = Vec::new();
+    // With -p 0 the first -L address picks the port and the others get that same one: one
+    // server, one port, whichever address a peer uses (`-L 127.0.0.1 -L ::1 -p 0`).
+    let mut port = args.port;
     for a in &addrs {
+        let a = SocketAddr::new(a.ip(), port);
         let r = match (&tls, args.ssl) {
-            (Some(t), true) => network.listen_tls(*a, t.clone()),
-            _ => network.listen_tcp(*a),
+            (Some(t), true) => network.listen_tls(a, t.clone()),
+            _ => network.listen_tcp(a),
         };
         let (_, local) = r.map_err(|e| format!("cannot listen on {a}: {e}"))?;
+        port = local.port();
         bound.push((local, args.ssl));
     }
     for a in &tls_addrs {

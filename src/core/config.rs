@@ -1,7 +1,7 @@
 //! Server configuration: every knob with gearmand's default unless written otherwise.
 
 /// Longest unique id kept (bytes). gearmand accepts 64 but silently truncates to 63; we keep all 64
-/// (PROTOCOL.md section 4.5) and reject longer ones.
+/// (docs/protocol.md section 4.5) and reject longer ones.
 pub const MAX_UNIQUE: usize = 64;
 /// Longest function name. gearmand's `GEARMAN_FUNCTION_MAX_SIZE` is 512.
 pub const MAX_FUNCTION_NAME: usize = 512;

@@ -218,7 +218,12 @@ struct ListenerEntry {
     unix_path: Option<PathBuf>,
 }
 
-/// A running socket layer over one [`Server`].
+/// A running socket layer over one [`Server`]: its I/O threads, listeners and connections.
+///
+/// Keep it for as long as the server should be reachable: dropping it closes every listener and
+/// connection at once ([`Network::shutdown`] lets connections finish first). The [`Server`] and
+/// its in-process handles live on without it.
+#[must_use = "dropping the Network closes its listeners and connections at once"]
 pub struct Network {
     server: Server,
     rt: Option<tokio::runtime::Runtime>,

@@ -479,7 +479,9 @@ impl Server {
         format!("{}:{}", self.inner.prefix, job)
     }
 
-    /// Appends the handle of job number `job` to `out` without allocating a String.
+    /// Appends the handle of job number `job` to `out` without allocating a String (the socket
+    /// layer's encoder; [`Server::handle`] is the same text as a String).
+    #[doc(hidden)]
     pub fn write_handle(&self, out: &mut Vec<u8>, job: u64) {
         out.extend_from_slice(self.inner.prefix.as_bytes());
         out.push(b':');
@@ -492,6 +494,9 @@ impl Server {
     }
 
     /// Opens a session: the core's view of one peer (a connection, or an in-process handle).
+    ///
+    /// Advanced: for a transport of your own. The socket layer (`net`), the C ABI and
+    /// [`Server::client`]/[`Server::worker`] are built on sessions; an application uses those.
     pub fn session(&self, info: PeerInfo) -> Result<Session> {
         self.check()?;
         let shared = self.inner.register_session(info);

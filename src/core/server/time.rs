@@ -118,7 +118,11 @@ impl Inner {
 
 impl Server {
     /// Runs every due timer (epoch jobs, ability timeouts, schedules) and returns the next
-    /// deadline. Only needed when `Config::timer_thread` is false.
+    /// deadline.
+    ///
+    /// Advanced, as are [`Server::set_timer_driver`] and [`Server::next_deadline`]: only a host
+    /// that turned `Config::timer_thread` off and drives time itself needs them (the socket layer
+    /// does so on its runtime).
     pub fn run_timers(&self) -> Result<Option<Instant>> {
         self.check()?;
         Ok(self.inner.run_timers())
