@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod admin;
+pub mod admin_client;
 pub mod endpoint;
 pub mod serve;
 pub mod submit;
