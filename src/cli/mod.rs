@@ -10,6 +10,7 @@ pub mod endpoint;
 pub mod serve;
 pub mod submit;
 pub mod top;
+pub mod top_model;
 pub mod work;
 
 /// The whole command line. With no subcommand the flags are the server's (gearmand's), so init
