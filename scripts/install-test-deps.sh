@@ -18,6 +18,8 @@ python3 -m pip --version >/dev/null 2>&1 || need_apt=1
 scripts_dir=$(dirname "$0")
 "$scripts_dir/pg-cluster.sh" find >/dev/null 2>&1 || need_apt=1
 command -v psql >/dev/null 2>&1 || need_apt=1
+# tmux: tests/cli_top.rs runs `gearlet top` in a real terminal (a tmux pane) and reads its screen.
+command -v tmux >/dev/null 2>&1 || need_apt=1
 
 if [ "$need_apt" = 1 ]; then
     apt-get update
@@ -25,10 +27,11 @@ if [ "$need_apt" = 1 ]; then
     # php-gearman: pecl gearman for php-cli; libgearman-client-perl: Gearman::Client/Worker;
     # gcc (with its sanitizer runtimes), libc6-dev, pkg-config: the C ABI tests (tests/c/run.sh).
     # openssl: the TLS interop tests make their certificates with it and use s_client.
+    # tmux: the terminal that tests/cli_top.rs drives `gearlet top` in.
     apt-get install -y --no-install-recommends \
         gearman-job-server gearman-tools php-cli php-gearman libgearman-client-perl \
         python3-pip ca-certificates gcc libc6-dev pkg-config phpunit php-imagick \
-        postgresql postgresql-client openssl
+        postgresql postgresql-client openssl tmux
 fi
 
 # The Debian packages may start a gearmand service on 127.0.0.1:4730 and a PostgreSQL cluster on
