@@ -126,11 +126,14 @@ fn row(screen: &str, func: &str) -> Option<Vec<String>> {
     })
 }
 
-fn line_of(screen: &str, func: &str) -> usize {
-    screen
-        .lines()
-        .position(|l| l.split_whitespace().next() == Some(func))
-        .unwrap_or_else(|| panic!("no {func} row:\n{screen}"))
+/// Both rows are on screen, `a` above `b`.
+fn before(screen: &str, a: &str, b: &str) -> bool {
+    let at = |f: &str| {
+        screen
+            .lines()
+            .position(|l| l.split_whitespace().next() == Some(f))
+    };
+    matches!((at(a), at(b)), (Some(x), Some(y)) if x < y)
 }
 
 fn rate(cell: &str) -> f64 {
@@ -164,15 +167,17 @@ fn top_follows_a_gearlet_server_sorts_reconnects_and_quits() {
     // top's connection and the worker's (the submitters have gone).
     t.wait("two connections", |s| s.contains("connections 2 "));
     // Busiest first by default.
-    assert!(line_of(&s, "zulu") < line_of(&s, "alpha"), "{s}");
+    t.wait("zulu above alpha", |s| before(s, "zulu", "alpha"));
 
     // Sort keys: 1 = names A to Z, r = reversed, 2 = queued again.
     t.keys(&["1"]);
-    let s = t.wait("sorted by name", |s| s.contains("FUNCTION▲"));
-    assert!(line_of(&s, "alpha") < line_of(&s, "zulu"), "{s}");
+    t.wait("sorted by name", |s| {
+        s.contains("FUNCTION▲") && before(s, "alpha", "zulu")
+    });
     t.keys(&["r"]);
-    let s = t.wait("reversed", |s| s.contains("FUNCTION▼"));
-    assert!(line_of(&s, "zulu") < line_of(&s, "alpha"), "{s}");
+    t.wait("reversed", |s| {
+        s.contains("FUNCTION▼") && before(s, "zulu", "alpha")
+    });
     t.keys(&["2"]);
     t.wait("sorted by queued", |s| s.contains("QUEUED▼"));
 
@@ -180,10 +185,10 @@ fn top_follows_a_gearlet_server_sorts_reconnects_and_quits() {
     for i in 0..5 {
         submit_bg(port, "alpha", &format!("a{}", i + 1), Prio::Normal);
     }
-    let s = t.wait("alpha at 6 with a submit rate", |s| {
+    t.wait("alpha at 6 with a submit rate", |s| {
         row(s, "alpha").is_some_and(|r| r[0] == "6" && rate(&r[3]) > 0.0)
     });
-    assert!(line_of(&s, "alpha") < line_of(&s, "zulu"), "{s}");
+    t.wait("alpha above zulu", |s| before(s, "alpha", "zulu"));
     // A job taken and finished: running, then a completion rate.
     let h = w.grab().unwrap();
     t.wait("alpha running 1", |s| {
@@ -201,10 +206,11 @@ fn top_follows_a_gearlet_server_sorts_reconnects_and_quits() {
     t.wait("the outage", |s| s.contains("DISCONNECTED"));
     srv = start_on(Kind::Gearlet, Some(port));
     submit_bg(port, "again", "x", Prio::Low);
-    let s = t.wait("the new server's row", |s| {
-        !s.contains("DISCONNECTED") && row(s, "again").is_some_and(|r| r[0] == "1")
+    t.wait("the new server's rows only", |s| {
+        !s.contains("DISCONNECTED")
+            && row(s, "again").is_some_and(|r| r[0] == "1")
+            && row(s, "alpha").is_none()
     });
-    assert!(row(&s, "alpha").is_none(), "{s}");
 
     t.keys(&["q"]);
     t.assert_exited_and_restored();
@@ -239,5 +245,31 @@ fn top_without_a_server_says_so_and_quits_on_ctrl_c() {
         s.contains("DISCONNECTED") && s.contains("cannot connect")
     });
     t.keys(&["C-c"]);
+    t.assert_exited_and_restored();
+}
+
+#[test]
+fn top_scrolls_when_rows_do_not_fit() {
+    let srv = start(Kind::Gearlet);
+    for i in 0..60 {
+        let reply = raw_admin(srv.port, &format!("create function fn{i:02}"));
+        assert_eq!(reply, b"OK\r\n");
+    }
+    let t = Tmux::start("scroll", &format!("-h 127.0.0.1 -p {} -d 0.2", srv.port));
+    // 40 lines: 3 of header, 1 of column titles, 1 of keys: 35 rows fit.
+    // Each wait names the whole screen it expects: a capture may catch a screen half redrawn.
+    let has = |s: &str, f: &str| row(s, f).is_some();
+    t.wait("the first page", |s| {
+        s.contains("functions 60 (rows 1-35") && has(s, "fn00") && has(s, "fn34") && !has(s, "fn35")
+    });
+    t.keys(&["End"]);
+    t.wait("the last page", |s| {
+        s.contains("(rows 26-60") && has(s, "fn59") && has(s, "fn25") && !has(s, "fn24")
+    });
+    t.keys(&["Up"]);
+    t.wait("one row up", |s| s.contains("(rows 25-59"));
+    t.keys(&["Home"]);
+    t.wait("the top again", |s| s.contains("(rows 1-35"));
+    t.keys(&["q"]);
     t.assert_exited_and_restored();
 }

@@ -294,131 +294,127 @@ fn write_list(
     if format == Format::Raw {
         return out.write_all(raw).map_err(io_err);
     }
+    let json = format == Format::Json;
     let n = |v: u64| v.to_string();
     let flag = |b: bool| if b { "yes" } else { "no" }.to_string();
-    let (headers, right, rows, doc): (&[&str], &[bool], Vec<Vec<String>>, Value) = match kind {
-        List::Status => {
-            let r = ac::parse_status(raw)?;
-            let doc = r
-                .iter()
-                .map(|s| {
-                    json!({"function": s.function, "total": s.total, "queued": s.queued(),
-                           "running": s.running, "workers": s.workers})
-                })
-                .collect();
-            let rows = r
-                .iter()
-                .map(|s| {
-                    vec![
-                        s.function.clone(),
-                        n(s.total),
-                        n(s.queued()),
-                        n(s.running),
-                        n(s.workers),
-                    ]
-                })
-                .collect();
-            (
-                &["FUNCTION", "TOTAL", "QUEUED", "RUNNING", "WORKERS"],
-                &[false, true, true, true, true],
-                rows,
-                doc,
-            )
+    match kind {
+        List::Status => emit(
+            out,
+            json,
+            &ac::parse_status(raw)?,
+            &["FUNCTION", "TOTAL", "QUEUED", "RUNNING", "WORKERS"],
+            &[false, true, true, true, true],
+            |s| {
+                json!({"function": s.function, "total": s.total, "queued": s.queued(),
+                       "running": s.running, "workers": s.workers})
+            },
+            |s| {
+                vec![
+                    s.function.clone(),
+                    n(s.total),
+                    n(s.queued()),
+                    n(s.running),
+                    n(s.workers),
+                ]
+            },
+        ),
+        List::Priority => emit(
+            out,
+            json,
+            &ac::parse_priority_status(raw)?,
+            &["FUNCTION", "HIGH", "NORMAL", "LOW", "WORKERS"],
+            &[false, true, true, true, true],
+            |p| {
+                json!({"function": p.function, "high": p.high, "normal": p.normal,
+                       "low": p.low, "workers": p.workers})
+            },
+            |p| {
+                vec![
+                    p.function.clone(),
+                    n(p.high),
+                    n(p.normal),
+                    n(p.low),
+                    n(p.workers),
+                ]
+            },
+        ),
+        List::Workers => emit(
+            out,
+            json,
+            &ac::parse_workers(raw)?,
+            &["FD", "ADDRESS", "CLIENT_ID", "FUNCTIONS"],
+            &[true, false, false, false],
+            |w| {
+                json!({"fd": w.fd, "address": w.address, "client_id": w.client_id,
+                       "functions": w.functions})
+            },
+            |w| {
+                vec![
+                    w.fd.clone(),
+                    w.address.clone(),
+                    w.client_id.clone(),
+                    w.functions.join(" "),
+                ]
+            },
+        ),
+        List::Jobs => emit(
+            out,
+            json,
+            &ac::parse_show_jobs(raw)?,
+            &["HANDLE", "RETRIES", "IGNORED", "PERSISTED"],
+            &[false, true, false, false],
+            |j| {
+                json!({"handle": j.handle, "retries": j.retries, "ignored": j.ignored,
+                       "persisted": j.persisted})
+            },
+            |j| {
+                vec![
+                    j.handle.clone(),
+                    n(j.retries),
+                    flag(j.ignored),
+                    flag(j.persisted),
+                ]
+            },
+        ),
+        List::UniqueJobs => emit(
+            out,
+            json,
+            &ac::parse_show_unique_jobs(raw),
+            &["UNIQUE"],
+            &[false],
+            |u| json!(u),
+            |u| vec![u.clone()],
+        ),
+    }
+}
+
+/// Writes parsed rows as a JSON array (streamed, one element at a time: a `show jobs` of
+/// millions of jobs needs no second copy) or as an aligned table.
+fn emit<T>(
+    out: &mut impl Write,
+    json: bool,
+    items: &[T],
+    headers: &[&str],
+    right: &[bool],
+    to_json: impl Fn(&T) -> Value,
+    to_row: impl Fn(&T) -> Vec<String>,
+) -> Result<(), AdminError> {
+    if json {
+        let mut w = std::io::BufWriter::new(out);
+        w.write_all(b"[").map_err(io_err)?;
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                w.write_all(b",").map_err(io_err)?;
+            }
+            serde_json::to_writer(&mut w, &to_json(item))
+                .map_err(|e| io_err(std::io::Error::other(e)))?;
         }
-        List::Priority => {
-            let r = ac::parse_priority_status(raw)?;
-            let doc = r
-                .iter()
-                .map(|p| {
-                    json!({"function": p.function, "high": p.high, "normal": p.normal,
-                           "low": p.low, "workers": p.workers})
-                })
-                .collect();
-            let rows = r
-                .iter()
-                .map(|p| {
-                    vec![
-                        p.function.clone(),
-                        n(p.high),
-                        n(p.normal),
-                        n(p.low),
-                        n(p.workers),
-                    ]
-                })
-                .collect();
-            (
-                &["FUNCTION", "HIGH", "NORMAL", "LOW", "WORKERS"],
-                &[false, true, true, true, true],
-                rows,
-                doc,
-            )
-        }
-        List::Workers => {
-            let r = ac::parse_workers(raw)?;
-            let doc = r
-                .iter()
-                .map(|w| {
-                    json!({"fd": w.fd, "address": w.address, "client_id": w.client_id,
-                           "functions": w.functions})
-                })
-                .collect();
-            let rows = r
-                .iter()
-                .map(|w| {
-                    vec![
-                        w.fd.clone(),
-                        w.address.clone(),
-                        w.client_id.clone(),
-                        w.functions.join(" "),
-                    ]
-                })
-                .collect();
-            (
-                &["FD", "ADDRESS", "CLIENT_ID", "FUNCTIONS"],
-                &[true, false, false, false],
-                rows,
-                doc,
-            )
-        }
-        List::Jobs => {
-            let r = ac::parse_show_jobs(raw)?;
-            let doc = r
-                .iter()
-                .map(|j| {
-                    json!({"handle": j.handle, "retries": j.retries, "ignored": j.ignored,
-                           "persisted": j.persisted})
-                })
-                .collect();
-            let rows = r
-                .iter()
-                .map(|j| {
-                    vec![
-                        j.handle.clone(),
-                        n(j.retries),
-                        flag(j.ignored),
-                        flag(j.persisted),
-                    ]
-                })
-                .collect();
-            (
-                &["HANDLE", "RETRIES", "IGNORED", "PERSISTED"],
-                &[false, true, false, false],
-                rows,
-                doc,
-            )
-        }
-        List::UniqueJobs => {
-            let r = ac::parse_show_unique_jobs(raw);
-            let doc = json!(r);
-            let rows = r.into_iter().map(|u| vec![u]).collect();
-            (&["UNIQUE"], &[false], rows, doc)
-        }
-    };
-    let text = match format {
-        Format::Json => format!("{doc}\n"),
-        _ => table(headers, right, &rows),
-    };
-    out.write_all(text.as_bytes()).map_err(io_err)
+        w.write_all(b"]\n").map_err(io_err)?;
+        return w.flush().map_err(io_err);
+    }
+    let rows: Vec<Vec<String>> = items.iter().map(to_row).collect();
+    out.write_all(table(headers, right, &rows).as_bytes())
+        .map_err(io_err)
 }
 
 /// Control characters (a tab in a function name, an escape sequence in a client id) are shown

@@ -61,12 +61,20 @@ fn readable_err(line: &str) -> String {
 /// The largest reply accepted (a `show jobs` of a few million jobs fits): a peer that never sends
 /// the end of a list must not grow memory without bound.
 const MAX_REPLY: usize = 1 << 30;
+/// The longest line accepted: a function name, handle or unique is at most a few hundred bytes,
+/// so anything near this is a peer that is not an admin port.
+const MAX_LINE: usize = 16 << 20;
+/// Bytes asked of each read.
+const READ_CHUNK: usize = 64 * 1024;
 
 /// One connection to a server's admin protocol.
 pub struct AdminClient {
     conn: Conn,
-    /// Bytes read past the end of the last reply (none from a well-behaved server).
+    /// Bytes read and not yet returned start at `pos`; a list's lines are cut from here.
     pending: Vec<u8>,
+    pos: usize,
+    /// How far past `pos` is known to hold no LF (a long line is scanned once).
+    scanned: usize,
     timeout: Duration,
     endpoint: Endpoint,
 }
@@ -84,6 +92,8 @@ impl AdminClient {
                     return Ok(AdminClient {
                         conn,
                         pending: Vec::new(),
+                        pos: 0,
+                        scanned: 0,
                         timeout,
                         endpoint: ep,
                     })
@@ -120,7 +130,7 @@ impl AdminClient {
                 return Ok(raw);
             }
             if raw.len() > MAX_REPLY {
-                return Err(AdminError::Protocol("reply larger than 1 GiB".into()));
+                return Err(AdminError::Protocol("a reply larger than 1 GiB".into()));
             }
         }
     }
@@ -155,18 +165,40 @@ impl AdminClient {
     }
 
     /// One line including its LF. Every read is bounded by the connection's read timeout, and the
-    /// whole reply by `deadline` (a peer trickling bytes cannot hold us forever).
+    /// whole reply by `deadline` (a peer trickling bytes cannot hold us forever). Lines are cut
+    /// from `pending` by position and the buffer compacted only before a read, so a reply of a
+    /// million lines costs linear time.
     fn read_line(&mut self, deadline: Instant) -> Result<Vec<u8>, AdminError> {
-        let mut chunk = [0u8; 16 * 1024];
         loop {
-            if let Some(pos) = self.pending.iter().position(|&b| b == b'\n') {
-                let rest = self.pending.split_off(pos + 1);
-                return Ok(std::mem::replace(&mut self.pending, rest));
+            let unread = self.pending.get(self.pos..).unwrap_or(&[]);
+            if let Some(i) = unread
+                .get(self.scanned..)
+                .and_then(|u| u.iter().position(|&b| b == b'\n'))
+            {
+                let end = self.scanned + i + 1;
+                let line = unread.get(..end).unwrap_or(&[]).to_vec();
+                self.pos += end;
+                self.scanned = 0;
+                return Ok(line);
+            }
+            self.scanned = unread.len();
+            if unread.len() > MAX_LINE {
+                return Err(AdminError::Protocol("a line longer than 16 MiB".into()));
             }
             if Instant::now() >= deadline {
                 return Err(AdminError::Io(io::ErrorKind::TimedOut.into()));
             }
-            let n = match self.conn.read(&mut chunk) {
+            self.pending.drain(..self.pos);
+            self.pos = 0;
+            // Read straight into the buffer's tail (zeroed once per read, not per line).
+            let filled = self.pending.len();
+            self.pending.resize(filled + READ_CHUNK, 0);
+            let res = self
+                .conn
+                .read(self.pending.get_mut(filled..).unwrap_or(&mut []));
+            let n = *res.as_ref().unwrap_or(&0);
+            self.pending.truncate(filled + n);
+            let n = match res {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
@@ -176,11 +208,6 @@ impl AdminClient {
                     io::ErrorKind::UnexpectedEof,
                     "the server closed the connection",
                 )));
-            }
-            self.pending
-                .extend_from_slice(chunk.get(..n).unwrap_or(&[]));
-            if self.pending.len() > MAX_REPLY {
-                return Err(AdminError::Protocol("line longer than 1 GiB".into()));
             }
         }
     }
@@ -424,5 +451,81 @@ mod tests {
             e.to_string(),
             "server error: INVALID_ARGUMENTS An incomplete set of arguments was sent to this command maxqueue"
         );
+    }
+}
+
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A peer that answers the first line it reads with `reply`, `step` bytes per write.
+    fn peer(reply: Vec<u8>, step: usize) -> (ServerArgs, std::thread::JoinHandle<()>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let h = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut b = [0u8; 64];
+            let _ = s.read(&mut b);
+            for c in reply.chunks(step.max(1)) {
+                if s.write_all(c).is_err() {
+                    return;
+                }
+            }
+            // Hold the connection until the client is done.
+            let _ = s.read(&mut b);
+        });
+        // `..Default::default()`: connection options added to ServerArgs (TLS) stay off.
+        let args = ServerArgs {
+            hosts: vec![format!("127.0.0.1:{port}")],
+            ..Default::default()
+        };
+        (args, h)
+    }
+
+    #[test]
+    fn a_list_split_anywhere_reads_back_whole() {
+        let reply = b"f\t3\t1\t2\r\ng\t0\t0\t0\n.\n".to_vec();
+        for step in [1, 2, 5, 1000] {
+            let (args, h) = peer(reply.clone(), step);
+            let mut c = AdminClient::connect(&args, Duration::from_secs(10)).unwrap();
+            assert_eq!(c.list("status").unwrap(), reply);
+            drop(c);
+            h.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn an_err_line_instead_of_a_list_is_a_server_error() {
+        let (args, h) = peer(b"ERR UNKNOWN_SHOW_ARGUMENTS\r\n".to_vec(), 3);
+        let mut c = AdminClient::connect(&args, Duration::from_secs(10)).unwrap();
+        match c.list("show jobs") {
+            Err(AdminError::Server(l)) => assert_eq!(l, "ERR UNKNOWN_SHOW_ARGUMENTS"),
+            other => panic!("{other:?}"),
+        }
+        drop(c);
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn a_peer_that_stops_mid_list_is_an_error_not_a_hang() {
+        let (args, h) = peer(b"f\t1\t0\t0\n".to_vec(), 100);
+        let mut c = AdminClient::connect(&args, Duration::from_millis(200)).unwrap();
+        match c.list("status") {
+            Err(AdminError::Io(e)) => assert!(is_timeout(&e), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        drop(c);
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn a_single_line_reply_that_is_neither_ok_nor_err_is_a_protocol_error() {
+        let (args, h) = peer(b"HELLO\n".to_vec(), 100);
+        let mut c = AdminClient::connect(&args, Duration::from_secs(10)).unwrap();
+        assert!(matches!(c.single("version"), Err(AdminError::Protocol(_))));
+        drop(c);
+        h.join().unwrap();
     }
 }

@@ -24,7 +24,7 @@ Examples:
   gearlet top -h gear1 -p 4730 -d 0.5  refresh twice a second
 
 Keys: 1-6 sort by that column (again: reverse), Left/Right or </> move the sort column,
-r reverse, q, Esc or Ctrl-C quit.
+r reverse, Up/Down/PgUp/PgDn/Home/End scroll, q, Esc or Ctrl-C quit.
 
 QUEUED, RUNNING and WORKERS are the server's own figures (`status`). The ≈SUBMIT/s and ≈DONE/s
 columns are estimates: the admin protocol gives only current counts, so a rise of a function's job
@@ -147,15 +147,23 @@ fn ui(
     delay: Duration,
     rx: &Receiver<Report>,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let mut scroll = 0usize;
+    let mut dirty = true;
     loop {
         while let Ok(r) = rx.try_recv() {
             state.apply(r);
+            dirty = true;
         }
-        terminal.draw(|f| draw(f, &state, delay))?;
+        // Drawn only when something changed: a report, a key or a resize.
+        if dirty {
+            terminal.draw(|f| scroll = draw(f, &state, delay, scroll))?;
+            dirty = false;
+        }
         // Short polls keep the screen current with the poller's reports.
         if !event::poll(Duration::from_millis(50))? {
             continue;
         }
+        dirty = true;
         let Event::Key(k) = event::read()? else {
             continue;
         };
@@ -174,10 +182,20 @@ fn ui(
             KeyCode::Left | KeyCode::Char('<') => state.shift_sort(-1),
             KeyCode::Right | KeyCode::Char('>') => state.shift_sort(1),
             KeyCode::Char('r') | KeyCode::Char('R') => state.toggle_reverse(),
+            // Scrolling past the end is clamped when drawn.
+            KeyCode::Down | KeyCode::Char('j') => scroll = scroll.saturating_add(1),
+            KeyCode::Up | KeyCode::Char('k') => scroll = scroll.saturating_sub(1),
+            KeyCode::PageDown | KeyCode::Char(' ') => scroll = scroll.saturating_add(PAGE),
+            KeyCode::PageUp => scroll = scroll.saturating_sub(PAGE),
+            KeyCode::Home => scroll = 0,
+            KeyCode::End => scroll = usize::MAX,
             _ => {}
         }
     }
 }
+
+/// Rows moved by PageUp/PageDown.
+const PAGE: usize = 20;
 
 fn rate(r: Option<f64>) -> String {
     r.map_or_else(|| "-".into(), |v| format!("{v:.1}"))
@@ -196,7 +214,8 @@ fn printable(s: &str) -> String {
         .collect()
 }
 
-fn draw(f: &mut Frame, s: &TopState, delay: Duration) {
+/// Draws the screen with the rows from `scroll` on; returns `scroll` clamped to what fits.
+fn draw(f: &mut Frame, s: &TopState, delay: Duration, scroll: usize) -> usize {
     let [head, body, foot] = Layout::vertical([
         Constraint::Length(3),
         Constraint::Min(1),
@@ -226,9 +245,21 @@ fn draw(f: &mut Frame, s: &TopState, delay: Duration) {
         None if s.samples == 0 => Line::from("connecting..."),
         None => Line::from(Span::styled("connected", Style::new().fg(Color::Green))),
     };
+    // One line of the table is its header.
+    let visible = usize::from(body.height.saturating_sub(1)).max(1);
+    let scroll = scroll.min(s.rows.len().saturating_sub(visible));
+    let shown = if s.rows.len() > visible {
+        format!(
+            " (rows {}-{}, Up/Down/PgUp/PgDn)",
+            scroll + 1,
+            (scroll + visible).min(s.rows.len())
+        )
+    } else {
+        String::new()
+    };
     let (queued, running, workers, sub, done) = s.totals();
     let totals = Line::from(format!(
-        "functions {}  queued {queued}  running {running}  workers {workers}  connections {}  \
+        "functions {}{shown}  queued {queued}  running {running}  workers {workers}  connections {}  \
          ≈submit {}/s  ≈done {}/s",
         s.rows.len(),
         s.connections,
@@ -263,7 +294,7 @@ fn draw(f: &mut Frame, s: &TopState, delay: Duration) {
         Cell::from(line).style(style)
     }));
     let dim = s.down.is_some();
-    let rows = s.rows.iter().map(|r| {
+    let rows = s.rows.iter().skip(scroll).map(|r| {
         let row = TRow::new(vec![
             Cell::from(printable(&r.function)),
             Cell::from(Line::from(r.queued.to_string()).right_aligned()),
@@ -305,4 +336,5 @@ fn draw(f: &mut Frame, s: &TopState, delay: Duration) {
         .style(Style::new().add_modifier(Modifier::REVERSED)),
         foot,
     );
+    scroll
 }
