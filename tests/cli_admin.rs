@@ -417,3 +417,93 @@ fn help_shows_gearadmin_flags_and_examples() {
         assert!(h.contains(flag), "{flag} missing from:\n{h}");
     }
 }
+
+/// Scripts written against gearadmin keep working: the lists with `--raw` and the single values
+/// in the default form print what gearadmin prints, byte for byte, on both servers.
+fn same_as_gearadmin(port: u16) {
+    let p = port.to_string();
+    let gearadmin = |flag: &str| {
+        let out = std::process::Command::new("gearadmin")
+            .args(["-h", "127.0.0.1", "-p", &p, flag])
+            .output()
+            .expect("gearadmin (gearman-tools; scripts/install-test-deps.sh installs it)");
+        assert!(out.status.success(), "gearadmin {flag}");
+        out.stdout
+    };
+    for flag in [
+        "--status",
+        "--priority-status",
+        "--show-jobs",
+        "--show-unique-jobs",
+    ] {
+        let ours = admin(port, &[flag, "--raw"]);
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&gearadmin(flag)),
+            "{flag}"
+        );
+    }
+    for flag in ["--getpid", "--server-version", "--server-verbose"] {
+        assert_eq!(ok(port, &[flag]).as_bytes(), gearadmin(flag), "{flag}");
+    }
+}
+
+#[test]
+fn matches_gearadmin_on_gearlet_and_gearmand() {
+    for kind in [Kind::Gearlet, Kind::Gearmand] {
+        let srv = start(kind);
+        // The worker stays connected: its running job must not move between the two readings.
+        let (_worker, _) = populate(srv.port);
+        same_as_gearadmin(srv.port);
+    }
+}
+
+#[test]
+fn a_unix_socket_path_as_the_host() {
+    let dir = std::env::temp_dir().join(format!("gearlet-cli-admin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("g.sock");
+    let sock_s = sock.to_str().unwrap();
+    let mut child = std::process::Command::new(gearlet_bin())
+        .args([
+            "--port",
+            "0",
+            "--listen",
+            "127.0.0.1",
+            "--log-file",
+            "none",
+            "--unix",
+            sock_s,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + T;
+    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+        assert!(Instant::now() < deadline, "no unix socket");
+        std::thread::yield_now();
+    }
+    let out = gearlet(&[
+        "admin",
+        "-h",
+        sock_s,
+        "--create-function",
+        "via_unix",
+        "--status",
+        "--json",
+    ]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut docs = text.lines();
+    assert_eq!(docs.next(), Some(r#"{"ok":true}"#));
+    let status: Value = serde_json::from_str(docs.next().unwrap()).unwrap();
+    assert_eq!(status[0]["function"], "via_unix");
+}
