@@ -15,6 +15,8 @@ use peers::*;
 /// One tmux server of our own (its own socket), so nothing else's sessions are touched.
 struct Tmux {
     socket: String,
+    /// Where the pane writes top's process id.
+    pid_file: std::path::PathBuf,
 }
 
 impl Tmux {
@@ -22,13 +24,17 @@ impl Tmux {
     /// exited and the terminal's mode, then waits, so the screen can be read afterwards.
     fn start(tag: &str, top_args: &str) -> Tmux {
         let socket = format!("gearlet-top-{}-{tag}", std::process::id());
+        let pid_file = std::env::temp_dir().join(format!("{socket}.pid"));
+        let _ = std::fs::remove_file(&pid_file);
+        // `exec` keeps the inner shell's pid for top, so the test can signal it.
         let cmd = format!(
-            "'{}' top {top_args}; echo \"top exited $?\"; \
+            "sh -c 'echo $$ > {}; exec {} top {top_args}'; echo \"top exited $?\"; \
              stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo; \
              exec cat",
+            pid_file.display(),
             gearlet_bin()
         );
-        let t = Tmux { socket };
+        let t = Tmux { socket, pid_file };
         t.tmux(&[
             "-f",
             "/dev/null",
@@ -46,6 +52,20 @@ impl Tmux {
         .map(|s| assert!(s.success(), "tmux new-session"))
         .expect("tmux");
         t
+    }
+
+    /// top's process id, once the pane has written it.
+    fn top_pid(&self) -> String {
+        let deadline = Instant::now() + T;
+        loop {
+            if let Ok(p) = std::fs::read_to_string(&self.pid_file) {
+                if p.ends_with('\n') {
+                    return p.trim().to_string();
+                }
+            }
+            assert!(Instant::now() < deadline, "no pid file");
+            std::thread::yield_now();
+        }
     }
 
     fn tmux(&self, args: &[&str]) -> Command {
@@ -95,12 +115,16 @@ impl Tmux {
 
     /// After a quit key: top ended with status 0 and left the terminal as it found it.
     fn assert_exited_and_restored(&self) {
+        self.assert_exited_with_and_restored(0);
+    }
+
+    fn assert_exited_with_and_restored(&self, code: i32) {
         // The shell prints the exit status, then stty's two modes.
         let s = self.wait("top's exit and the terminal's modes", |s| {
             let modes = s.lines().map(str::trim);
             s.contains("top exited") && modes.filter(|l| l.ends_with("echo")).count() == 1
         });
-        assert!(s.contains("top exited 0"), "{s}");
+        assert!(s.contains(&format!("top exited {code}")), "{s}");
         let modes: Vec<&str> = s.lines().map(str::trim).collect();
         assert!(
             modes.contains(&"icanon") && modes.contains(&"echo"),
@@ -114,6 +138,7 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.tmux(&["kill-server"]).status();
+        let _ = std::fs::remove_file(&self.pid_file);
     }
 }
 
@@ -272,4 +297,19 @@ fn top_scrolls_when_rows_do_not_fit() {
     t.wait("the top again", |s| s.contains("(rows 1-35"));
     t.keys(&["q"]);
     t.assert_exited_and_restored();
+}
+
+#[test]
+fn top_killed_with_sigterm_restores_the_terminal() {
+    let port = free_port();
+    let t = Tmux::start("term", &format!("-h 127.0.0.1 -p {port} -d 0.2"));
+    t.wait("top's screen", |s| s.contains("DISCONNECTED"));
+    assert!(t.alternate_screen());
+    let pid = t.top_pid();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    t.assert_exited_with_and_restored(128 + 15);
 }

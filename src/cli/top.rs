@@ -3,7 +3,9 @@
 //! `--delay` and reconnects when the server goes away; the main thread draws the state
 //! ([`top_model`](super::top_model)) and reads keys, so a slow server never freezes the keys.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
@@ -12,6 +14,7 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row as TRow, Table};
 use ratatui::{DefaultTerminal, Frame};
+use signal_hook::consts::{SIGHUP, SIGTERM};
 
 use super::admin_client::{self as ac, AdminClient, AdminError};
 use super::endpoint::ServerArgs;
@@ -69,13 +72,31 @@ pub fn run(args: TopArgs) -> CmdResult {
     std::thread::Builder::new()
         .name("gearlet-top-poll".into())
         .spawn(move || poll(&server, delay, timeout, &report_tx, &stop_rx))?;
+    // SIGTERM (kill) and SIGHUP (the terminal window closed) only set a flag the key loop
+    // checks, so those exits also go through restore() below. Registered here, when asked for
+    // by the command, never by the library.
+    let signalled = Arc::new(AtomicUsize::new(0));
+    for sig in [SIGTERM, SIGHUP] {
+        signal_hook::flag::register_usize(sig, Arc::clone(&signalled), sig as usize)?;
+    }
     // ratatui::init enters the alternate screen and raw mode, and installs a panic hook that
     // restores the terminal before the panic message prints; restore() covers every other exit.
     let mut terminal = ratatui::init();
-    let result = ui(&mut terminal, TopState::new(first), delay, &report_rx);
+    let result = ui(
+        &mut terminal,
+        TopState::new(first),
+        delay,
+        &report_rx,
+        &signalled,
+    );
     ratatui::restore();
     drop(stop_tx);
-    result.map(|()| 0)
+    result?;
+    // Killed by a signal: the shell's usual 128 + signal number.
+    Ok(match signalled.load(Ordering::Relaxed) {
+        0 => 0,
+        sig => 128 + sig as i32,
+    })
 }
 
 /// The poller: one connection kept across refreshes; on any error, report it and reconnect after
@@ -146,10 +167,14 @@ fn ui(
     mut state: TopState,
     delay: Duration,
     rx: &Receiver<Report>,
+    signalled: &AtomicUsize,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut scroll = 0usize;
     let mut dirty = true;
     loop {
+        if signalled.load(Ordering::Relaxed) != 0 {
+            return Ok(());
+        }
         while let Ok(r) = rx.try_recv() {
             state.apply(r);
             dirty = true;
