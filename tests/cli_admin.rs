@@ -507,3 +507,32 @@ fn a_unix_socket_path_as_the_host() {
     let status: Value = serde_json::from_str(docs.next().unwrap()).unwrap();
     assert_eq!(status[0]["function"], "via_unix");
 }
+
+#[test]
+fn a_dead_server_in_the_list_is_skipped() {
+    let srv = start(Kind::Gearlet);
+    let dead = format!("127.0.0.1:{}", free_port());
+    let live = format!("127.0.0.1:{}", srv.port);
+    let out = gearlet(&["admin", "-h", &dead, "-h", &live, "--getpid"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        srv.child.id().to_string()
+    );
+    // The same list as GEARMAN_SERVERS, libgearman's variable.
+    let list = format!("{dead},{live}");
+    let out = gearlet_env(&["admin", "--getpid"], &[("GEARMAN_SERVERS", &list)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        srv.child.id().to_string()
+    );
+}

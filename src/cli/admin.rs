@@ -5,6 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use unicode_width::UnicodeWidthStr;
 
 use super::admin_client::{self as ac, AdminClient, AdminError};
 use super::endpoint::ServerArgs;
@@ -442,10 +443,10 @@ pub(crate) fn table(headers: &[&str], right: &[bool], rows: &[Vec<String>]) -> S
         .iter()
         .map(|r| r.iter().map(|c| printable(c)).collect())
         .collect();
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.width()).collect();
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
+            *w = (*w).max(c.width());
         }
     }
     let mut out = String::new();
@@ -456,7 +457,7 @@ pub(crate) fn table(headers: &[&str], right: &[bool], rows: &[Vec<String>]) -> S
             if i > 0 {
                 line.push_str("  ");
             }
-            let pad = w.saturating_sub(c.chars().count());
+            let pad = w.saturating_sub(c.width());
             if right.get(i).copied().unwrap_or(false) {
                 line.extend(std::iter::repeat_n(' ', pad));
                 line.push_str(c);
@@ -483,11 +484,12 @@ mod tests {
             &[
                 vec!["a".into(), "1234567".into()],
                 vec!["long\tname".into(), "2".into()],
+                vec!["画像".into(), "3".into()],
             ],
         );
         assert_eq!(
             t,
-            "FUNCTION      TOTAL\na           1234567\nlong\\tname        2\n"
+            "FUNCTION      TOTAL\na           1234567\nlong\\tname        2\n画像              3\n"
         );
     }
 

@@ -273,8 +273,14 @@ impl Worker {
 
 /// Runs `gearlet ARGS` to its end (killed and failed after [`T`]).
 pub fn gearlet(args: &[&str]) -> Output {
+    gearlet_env(args, &[])
+}
+
+/// [`gearlet`] with extra environment variables.
+pub fn gearlet_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let child = Command::new(gearlet_bin())
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
