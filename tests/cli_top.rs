@@ -313,3 +313,15 @@ fn top_killed_with_sigterm_restores_the_terminal() {
         .success());
     t.assert_exited_with_and_restored(128 + 15);
 }
+
+#[test]
+fn top_without_a_terminal_says_what_to_use_instead() {
+    let port = free_port().to_string();
+    let out = gearlet(&["top", "-p", &port]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("needs a terminal") && e.contains("gearlet admin"),
+        "{e}"
+    );
+}

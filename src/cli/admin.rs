@@ -18,7 +18,7 @@ Examples:
   gearlet admin --status --json | jq '.[] | select(.queued > 100)'
   gearlet admin --show-jobs --raw             the server's own text, byte for byte
   gearlet admin --cancel-job H:host:42
-  gearlet admin --maxqueue resize 1000        at most 1000 queued jobs of `resize`
+  gearlet admin --maxqueue resize 1000        at most 1000 jobs of `resize` held
   gearlet admin --maxqueue resize 10 500 1000 high, normal, low limits
 
 Several actions run in the order of this help, one section each (one JSON document per line with

@@ -3,6 +3,7 @@
 //! `--delay` and reconnects when the server goes away; the main thread draws the state
 //! ([`top_model`](super::top_model)) and reads keys, so a slow server never freezes the keys.
 
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -57,6 +58,11 @@ pub struct TopArgs {
 
 /// Runs `gearlet top` until `q`, Esc or Ctrl-C.
 pub fn run(args: TopArgs) -> CmdResult {
+    if !std::io::stdout().is_terminal() {
+        return Err("top needs a terminal (stdout is not one); in scripts use \
+                    `gearlet admin --status --json`"
+            .into());
+    }
     // Refuse a bad address before taking over the screen.
     let first = args
         .server
@@ -79,9 +85,16 @@ pub fn run(args: TopArgs) -> CmdResult {
     for sig in [SIGTERM, SIGHUP] {
         signal_hook::flag::register_usize(sig, Arc::clone(&signalled), sig as usize)?;
     }
-    // ratatui::init enters the alternate screen and raw mode, and installs a panic hook that
+    // ratatui::try_init enters the alternate screen and raw mode, and installs a panic hook that
     // restores the terminal before the panic message prints; restore() covers every other exit.
-    let mut terminal = ratatui::init();
+    let mut terminal = match ratatui::try_init() {
+        Ok(t) => t,
+        Err(e) => {
+            // Raw mode may already be on when entering the alternate screen fails.
+            ratatui::restore();
+            return Err(format!("cannot set up the terminal: {e}").into());
+        }
+    };
     let result = ui(
         &mut terminal,
         TopState::new(first),
