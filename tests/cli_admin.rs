@@ -536,3 +536,39 @@ fn a_dead_server_in_the_list_is_skipped() {
         srv.child.id().to_string()
     );
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_admin_quietly() {
+    let srv = start(Kind::Gearlet);
+    // More than a pipe buffer of output.
+    for i in 0..3000 {
+        submit_bg(
+            srv.port,
+            "cli_pipe",
+            &format!("a-rather-long-unique-key-{i:06}"),
+            Prio::Low,
+        );
+    }
+    let p = srv.port.to_string();
+    let mut child = std::process::Command::new(gearlet_bin())
+        .args(["admin", "-h", "127.0.0.1", "-p", &p, "--show-unique-jobs"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = rx.recv_timeout(T).unwrap_or_else(|_| {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+        panic!("admin did not end");
+    });
+    let out = out.unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

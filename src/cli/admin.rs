@@ -213,34 +213,77 @@ pub fn run(args: AdminArgs) -> CmdResult {
     } else {
         Format::Table
     };
+    match run_actions(&mut client, &actions, format, &mut out) {
+        Ok(()) => Ok(0),
+        // The reader went away (`gearlet admin --show-jobs | head`): nothing left to say.
+        Err(OutError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(OutError::Io(e)) => Err(format!("writing the output: {e}").into()),
+        Err(OutError::Admin(what, e)) => {
+            let _ = out.flush();
+            Err(format!("{what} on {}: {e}", client.endpoint()).into())
+        }
+    }
+}
+
+/// Why an action stopped: the server (or its reply), or our own output.
+enum OutError {
+    /// The command as sent, and what went wrong with it.
+    Admin(String, AdminError),
+    Io(std::io::Error),
+}
+
+fn run_actions(
+    client: &mut AdminClient,
+    actions: &[Action],
+    format: Format,
+    out: &mut impl Write,
+) -> Result<(), OutError> {
     let labelled = actions.len() > 1;
     for (i, action) in actions.iter().enumerate() {
         if format == Format::Table && i > 0 {
-            writeln!(out)?;
+            writeln!(out).map_err(OutError::Io)?;
         }
-        let result = match action {
-            Action::Single { line, kind } => client.single(line).and_then(|raw| {
+        match action {
+            Action::Single { line, kind } => {
+                let raw = client
+                    .single(line)
+                    .map_err(|e| OutError::Admin(line.clone(), e))?;
                 // Alone, the bare value (`$(gearlet admin --getpid)`); among others, named.
                 if labelled && format == Format::Table {
-                    write!(out, "{line}: ").map_err(io_err)?;
+                    write!(out, "{line}: ").map_err(OutError::Io)?;
                 }
-                write_single(&mut out, format, *kind, &raw)
-            }),
-            Action::List { line, kind } => client
-                .list(line)
-                .and_then(|raw| write_list(&mut out, format, *kind, &raw)),
-        };
-        if let Err(e) = result {
-            out.flush()?;
-            let what = match action {
-                Action::Single { line, .. } => line.as_str(),
-                Action::List { line, .. } => line,
-            };
-            return Err(format!("{what} on {}: {e}", client.endpoint()).into());
+                write_single(out, format, *kind, &raw).map_err(OutError::Io)?;
+            }
+            Action::List { line, kind } => {
+                let raw = client
+                    .list(line)
+                    .map_err(|e| OutError::Admin(line.to_string(), e))?;
+                write_list(out, format, *kind, &raw).map_err(|e| match e {
+                    ListError::Io(e) => OutError::Io(e),
+                    ListError::Reply(e) => OutError::Admin(line.to_string(), e),
+                })?;
+            }
         }
     }
-    out.flush()?;
-    Ok(0)
+    out.flush().map_err(OutError::Io)
+}
+
+/// A list that could not be shown: its reply did not parse, or the output failed.
+enum ListError {
+    Reply(AdminError),
+    Io(std::io::Error),
+}
+
+impl From<AdminError> for ListError {
+    fn from(e: AdminError) -> Self {
+        ListError::Reply(e)
+    }
+}
+
+impl From<std::io::Error> for ListError {
+    fn from(e: std::io::Error) -> Self {
+        ListError::Io(e)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -250,26 +293,22 @@ enum Format {
     Json,
 }
 
-fn io_err(e: std::io::Error) -> AdminError {
-    AdminError::Io(e)
-}
-
 fn write_single(
     out: &mut impl Write,
     format: Format,
     kind: Single,
     raw: &[u8],
-) -> Result<(), AdminError> {
+) -> std::io::Result<()> {
     let value = ac::ok_value(raw);
     match format {
-        Format::Raw => out.write_all(raw).map_err(io_err),
+        Format::Raw => out.write_all(raw),
         Format::Table => {
             let shown = if matches!(kind, Single::Done) {
                 "OK"
             } else {
                 &value
             };
-            writeln!(out, "{shown}").map_err(io_err)
+            writeln!(out, "{shown}")
         }
         Format::Json => {
             let doc = match kind {
@@ -281,7 +320,7 @@ fn write_single(
                 },
                 Single::Done => json!({ "ok": true }),
             };
-            writeln!(out, "{doc}").map_err(io_err)
+            writeln!(out, "{doc}")
         }
     }
 }
@@ -291,9 +330,9 @@ fn write_list(
     format: Format,
     kind: List,
     raw: &[u8],
-) -> Result<(), AdminError> {
+) -> Result<(), ListError> {
     if format == Format::Raw {
-        return out.write_all(raw).map_err(io_err);
+        return Ok(out.write_all(raw)?);
     }
     let json = format == Format::Json;
     let n = |v: u64| v.to_string();
@@ -399,23 +438,21 @@ fn emit<T>(
     right: &[bool],
     to_json: impl Fn(&T) -> Value,
     to_row: impl Fn(&T) -> Vec<String>,
-) -> Result<(), AdminError> {
+) -> Result<(), ListError> {
     if json {
         let mut w = std::io::BufWriter::new(out);
-        w.write_all(b"[").map_err(io_err)?;
+        w.write_all(b"[")?;
         for (i, item) in items.iter().enumerate() {
             if i > 0 {
-                w.write_all(b",").map_err(io_err)?;
+                w.write_all(b",")?;
             }
-            serde_json::to_writer(&mut w, &to_json(item))
-                .map_err(|e| io_err(std::io::Error::other(e)))?;
+            serde_json::to_writer(&mut w, &to_json(item)).map_err(std::io::Error::from)?;
         }
-        w.write_all(b"]\n").map_err(io_err)?;
-        return w.flush().map_err(io_err);
+        w.write_all(b"]\n")?;
+        return Ok(w.flush()?);
     }
     let rows: Vec<Vec<String>> = items.iter().map(to_row).collect();
-    out.write_all(table(headers, right, &rows).as_bytes())
-        .map_err(io_err)
+    Ok(out.write_all(table(headers, right, &rows).as_bytes())?)
 }
 
 /// Control characters (a tab in a function name, an escape sequence in a client id) are shown
