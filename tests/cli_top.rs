@@ -325,3 +325,19 @@ fn top_without_a_terminal_says_what_to_use_instead() {
         "{e}"
     );
 }
+
+#[test]
+fn keys_work_while_the_server_hangs() {
+    // Accepts and never answers: the poller waits out its 60 s timeout, the keys must not.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let t = Tmux::start(
+        "hang",
+        &format!("-h 127.0.0.1 -p {port} -d 0.2 --timeout 60"),
+    );
+    t.wait("top's screen", |s| s.contains("connecting..."));
+    t.keys(&["q"]);
+    // assert_exited_and_restored waits at most T (10 s), well under the 60 s timeout.
+    t.assert_exited_and_restored();
+    drop(silent);
+}
