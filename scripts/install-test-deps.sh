@@ -23,6 +23,8 @@ scripts_dir=$(dirname "$0")
 command -v psql >/dev/null 2>&1 || need_apt=1
 # logrotate: tests/service.rs checks dist/gearlet.logrotate with `logrotate -d`.
 command -v logrotate >/dev/null 2>&1 || need_apt=1
+# tmux: tests/cli_top.rs runs `gearlet top` in a real terminal (a tmux pane) and reads its screen.
+command -v tmux >/dev/null 2>&1 || need_apt=1
 
 if [ "$need_apt" = 1 ]; then
     apt-get update
@@ -32,10 +34,11 @@ if [ "$need_apt" = 1 ]; then
     # python3-venv: the Python package's tests run in a virtual environment of their own.
     # openssl: the TLS interop tests make their certificates with it and use s_client.
     # logrotate: dist/gearlet.logrotate is checked with it.
+    # tmux: the terminal that tests/cli_top.rs drives `gearlet top` in.
     apt-get install -y --no-install-recommends \
         gearman-job-server gearman-tools php-cli php-gearman libgearman-client-perl \
         python3-pip python3-venv ca-certificates gcc libc6-dev pkg-config phpunit php-imagick \
-        postgresql postgresql-client openssl logrotate
+        postgresql postgresql-client openssl logrotate tmux
 fi
 
 # The Debian packages may start a gearmand service on 127.0.0.1:4730 and a PostgreSQL cluster on

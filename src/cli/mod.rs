@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod admin;
+pub mod admin_client;
 mod config_file;
 mod daemon;
 pub mod endpoint;
@@ -14,6 +15,7 @@ mod serve_args;
 mod serve_store;
 pub mod submit;
 pub mod top;
+pub mod top_model;
 pub mod work;
 
 /// The whole command line. With no subcommand the flags are the server's (gearmand's), so init
