@@ -94,9 +94,9 @@ HAVE_GEARLET=1
 if [[ -z ${GEARLET_BIN:-} ]]; then
     GEARLET_BIN=$CARGO_TARGET_DIR/release/gearlet
     say "# building gearlet (GEARLET_BIN unset)"
-    if ! (cd "$ROOT" && cargo build --release -j"$CARGO_JOBS" --bin gearlet) >"$WORK/build.log" 2>&1; then
+    if ! (cd "$ROOT" && cargo build --release -j"$CARGO_JOBS" --features cli --bin gearlet) >"$WORK/build.log" 2>&1; then
         tail -n 5 "$WORK/build.log" >&2
-        say "# SKIP gearlet: 'cargo build --release --bin gearlet' failed (see above)"
+        say "# SKIP gearlet: 'cargo build --release --features cli --bin gearlet' failed (see above)"
         HAVE_GEARLET=0
     fi
 fi

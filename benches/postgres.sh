@@ -27,7 +27,7 @@ TIMEOUT=${TIMEOUT:-300}
 GEARMAND_BIN=${GEARMAND_BIN:-/usr/sbin/gearmand}
 
 if [[ -z ${GEARLET_BIN:-} ]]; then
-    (cd "$ROOT" && cargo build --release --bin gearlet -p gearlet -q)
+    (cd "$ROOT" && cargo build --release --features cli --bin gearlet -p gearlet -q)
     GEARLET_BIN=$CARGO_TARGET_DIR/release/gearlet
 fi
 (cd "$ROOT" && cargo build --release -p gearlet-load -q)

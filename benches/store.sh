@@ -96,7 +96,7 @@ say "# building gearlet-load and gearlet (cargo -j$CARGO_JOBS)"
 (cd "$ROOT" && cargo build --release -j"$CARGO_JOBS" -p gearlet-load) 2>&1 | tail -n 1 >&2
 if [[ -z ${GEARLET_BIN:-} ]]; then
     GEARLET_BIN=$CARGO_TARGET_DIR/release/gearlet
-    (cd "$ROOT" && cargo build --release -j"$CARGO_JOBS" --bin gearlet) 2>&1 | tail -n 1 >&2
+    (cd "$ROOT" && cargo build --release -j"$CARGO_JOBS" --features cli --bin gearlet) 2>&1 | tail -n 1 >&2
 fi
 
 # ---- servers ----------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ trap 'exit 130' INT TERM
 
 echo "# tls.sh $(date -Is) ROUNDS=$ROUNDS N=$N MIXED_N=$MIXED_N SYNC_SECS=$SYNC_SECS" >&2
 (cd "$ROOT" && cargo build --release -j1 -p gearlet-load --bin gearlet-load) 2>&1 | tail -n 1 >&2
-[[ -x $GEARLET_BIN ]] || (cd "$ROOT" && cargo build --release -j1 --bin gearlet) 2>&1 | tail -n 1 >&2
+[[ -x $GEARLET_BIN ]] || (cd "$ROOT" && cargo build --release -j1 --features cli --bin gearlet) 2>&1 | tail -n 1 >&2
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/key.pem" \
     -out "$WORK/cert.pem" -days 2 -subj /CN=localhost \

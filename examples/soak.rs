@@ -3,7 +3,7 @@
 //! server's RSS and open fds and the honest clients' round trips, latency and errors.
 //!
 //! ```sh
-//! cargo build --release --bin gearlet
+//! cargo build --release --features cli --bin gearlet
 //! cargo run --release --example soak -- --minutes 10 [--bin target/release/gearlet]
 //!     [--report-secs 60] [--skip NAME,...]
 //! ```
@@ -536,7 +536,7 @@ fn start_server(bin: &str) -> (Child, SocketAddr) {
         .spawn()
         .unwrap_or_else(|e| {
             usage(&format!(
-                "cannot start {bin}: {e} (cargo build --release --bin gearlet)"
+                "cannot start {bin}: {e} (cargo build --release --features cli --bin gearlet)"
             ))
         });
     let (tx, rx) = mpsc::channel();

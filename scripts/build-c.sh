@@ -7,8 +7,11 @@
 # libgearlet.so.X and libgearlet.so links, PREFIX/lib/libgearlet.a, PREFIX/include/gearlet.h and
 # gearlet_ffi.h, and PREFIX/lib/pkgconfig/gearlet.pc, so that
 #   PKG_CONFIG_PATH=PREFIX/lib/pkgconfig pkg-config --cflags --libs gearlet
-# works. The package itself stays an rlib: `cargo rustc --crate-type` builds the cdylib and the
-# staticlib for this invocation only, so Rust users of the crate never build or link them.
+# works. Under the build directory (target/, the default) those flags carry an rpath to it, so a
+# program runs from there as built; for an install elsewhere run `ldconfig` afterwards (a system
+# prefix such as /usr/local), or set LD_LIBRARY_PATH=PREFIX/lib. The package itself stays an
+# rlib: `cargo rustc --crate-type` builds the cdylib and the staticlib for this invocation only,
+# so Rust users of the crate never build or link them.
 # CARGO_BUILD_JOBS (default 1) bounds the build's parallelism on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +39,10 @@ install -m 0644 include/gearlet.h include/gearlet_ffi.h "$prefix/include/"
 # What a program linking the static library needs besides it: what `--print native-static-libs`
 # reports for this crate on Linux with glibc.
 native_libs="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
+# Inside the build directory (the default target/c) programs get an rpath to it, so they run
+# without LD_LIBRARY_PATH; an install prefix gets none (ldconfig, or the system's library path).
+rpath=""
+case "$prefix/" in "$target_dir"/*) rpath=" -Wl,-rpath,\${libdir}" ;; esac
 cat >"$prefix/lib/pkgconfig/gearlet.pc" <<PC
 prefix=$prefix
 libdir=\${prefix}/lib
@@ -45,7 +52,7 @@ Name: gearlet
 Description: Embedded Gearman job server (C ABI)
 Version: $version
 Cflags: -I\${includedir}
-Libs: -L\${libdir} -lgearlet
+Libs: -L\${libdir}$rpath -lgearlet
 Libs.private: $native_libs
 PC
 echo "C libraries in $prefix (pkg-config: PKG_CONFIG_PATH=$prefix/lib/pkgconfig)"

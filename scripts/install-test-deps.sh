@@ -13,6 +13,9 @@ php -m 2>/dev/null | grep -qx gearman || need_apt=1
 php -m 2>/dev/null | grep -qx imagick || need_apt=1
 perl -MGearman::Client -MGearman::Worker -e1 2>/dev/null || need_apt=1
 python3 -m pip --version >/dev/null 2>&1 || need_apt=1
+# bindings/python/run-tests.sh installs into a virtual environment of its own (Debian's python3
+# has no ensurepip, so no `python3 -m venv`, without python3-venv).
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt=1
 # PostgreSQL's server binaries (Debian keeps them in /usr/lib/postgresql/NN/bin) and psql, for
 # the PostgreSQL store's tests: scripts/pg-cluster.sh starts a private cluster with them.
 scripts_dir=$(dirname "$0")
@@ -20,18 +23,25 @@ scripts_dir=$(dirname "$0")
 command -v psql >/dev/null 2>&1 || need_apt=1
 # Headless Chromium loads the HTTP status page in tests/interop/test_metrics.py (DOM + screenshot).
 command -v chromium >/dev/null 2>&1 || need_apt=1
+# logrotate: tests/service.rs checks dist/gearlet.logrotate with `logrotate -d`.
+command -v logrotate >/dev/null 2>&1 || need_apt=1
+# tmux: tests/cli_top.rs runs `gearlet top` in a real terminal (a tmux pane) and reads its screen.
+command -v tmux >/dev/null 2>&1 || need_apt=1
 
 if [ "$need_apt" = 1 ]; then
     apt-get update
     # gearman-job-server: gearmand 1.1.20 (the reference); gearman-tools: gearman + gearadmin CLIs;
     # php-gearman: pecl gearman for php-cli; libgearman-client-perl: Gearman::Client/Worker;
-    # gcc (with its sanitizer runtimes), libc6-dev, pkg-config: the C ABI tests (tests/c/run.sh).
+    # gcc (with its sanitizer runtimes), libc6-dev, pkg-config: the C ABI tests (tests/c/run.sh);
+    # python3-venv: the Python package's tests run in a virtual environment of their own.
     # openssl: the TLS interop tests make their certificates with it and use s_client.
+    # logrotate: dist/gearlet.logrotate is checked with it.
+    # tmux: the terminal that tests/cli_top.rs drives `gearlet top` in.
     # chromium: renders the HTTP status page headless (tests/interop/test_metrics.py).
     apt-get install -y --no-install-recommends \
         gearman-job-server gearman-tools php-cli php-gearman libgearman-client-perl \
-        python3-pip ca-certificates gcc libc6-dev pkg-config phpunit php-imagick \
-        postgresql postgresql-client openssl chromium
+        python3-pip python3-venv ca-certificates gcc libc6-dev pkg-config phpunit php-imagick \
+        postgresql postgresql-client openssl logrotate tmux chromium
 fi
 
 # The Debian packages may start a gearmand service on 127.0.0.1:4730 and a PostgreSQL cluster on

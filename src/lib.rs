@@ -1,14 +1,17 @@
-//! gearlet: a Gearman job server as a library.
-//!
-//! Layers, imports pointing one way: [`core`] (jobs, functions, workers; no I/O) and
-//! [`protocol`] (the wire codec; no job state) at the bottom; `net` (sockets, behind the `net`
-//! feature) drives the core with the codec; the `gearlet` binary is a thin shell over `net`.
+// The crate's front page is the README's Rust part, kept in docs/lib.md (tests/docs.rs checks
+// that the two agree); its examples run as doctests. Layers, imports pointing one way: `core`
+// (jobs, functions, workers; no I/O) and `protocol` (the wire codec; no job state) at the bottom;
+// `net` drives the core with the codec; `cli` and `capi` sit on top.
+#![doc = include_str!("../docs/lib.md")]
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 #[cfg(feature = "capi")]
 pub mod capi;
+// The command line's doc comments are its `--help` text, written for a terminal (`[IPV6]:PORT`,
+// `H:<hostname>`), not for rustdoc's link and HTML checks.
 #[cfg(feature = "cli")]
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 pub mod cli;
 pub mod core;
 pub(crate) mod decimal;

@@ -393,3 +393,17 @@ fn ssl_listen_serves_tls_and_reloads_certificates_on_sighup() {
     assert!(wait_exit(&mut child).success());
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn port_zero_gives_every_listen_address_the_same_port() {
+    // Every 127/8 address is loopback on Linux, so two IPv4 listeners need no IPv6 on the host.
+    let (mut child, port, _rx) = start(&["-L", "127.0.0.1", "-L", "127.0.0.2"]);
+    let mut s = TcpStream::connect(("127.0.0.2", port)).expect("127.0.0.2 on the first port");
+    s.set_read_timeout(Some(T)).unwrap();
+    s.write_all(b"version\n").unwrap();
+    let mut reply = [0u8; 3];
+    s.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"OK ");
+    signal(&child, "-TERM");
+    assert!(wait_exit(&mut child).success());
+}

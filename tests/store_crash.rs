@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 const T: Duration = Duration::from_secs(20);
 const FUNC: &str = "crash_fn";
 
-// Packet types (PROTOCOL.md section 2).
+// Packet types (docs/protocol.md section 2).
 const CAN_DO: u32 = 1;
 const JOB_CREATED: u32 = 8;
 const WORK_COMPLETE: u32 = 13;

@@ -10,7 +10,7 @@ Knobs (environment):
   GEARLET_PREBUILT_LIB  a libgearlet.so to ship instead of building (its header is taken from the
                         checkout's include/, so it must be built from the same checkout);
   CARGO_TARGET_DIR      where cargo builds (default: the checkout's target/, so rebuilds are
-                        incremental);
+                        incremental); setuptools' build/ and .egg-info go to its python-build/;
   CARGO_BUILD_JOBS      cargo's parallelism (build-c.sh defaults to 1 on the shared machine);
   GEARLET_NO_STRIP      keep the library's debug info (stripped by default).
 
@@ -91,4 +91,12 @@ if bdist_wheel is not None:
 
     cmdclass["bdist_wheel"] = PlatformWheel
 
-setup(cmdclass=cmdclass)
+# pip builds a local directory in place: setuptools' own intermediate files (build/, the
+# .egg-info) go under the Rust build's target directory instead, so that installing leaves the
+# checkout as it was.
+OUT = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target") / "python-build"
+OUT.mkdir(parents=True, exist_ok=True)  # egg_info refuses a base that does not exist yet
+setup(
+    cmdclass=cmdclass,
+    options={"build": {"build_base": str(OUT / "build")}, "egg_info": {"egg_base": str(OUT)}},
+)

@@ -119,7 +119,7 @@ fn decode_error(e: &DecodeError, ptype: u32) {
     let (code, text) = e.error_reply();
     assert!(!code.is_empty() && !text.is_empty());
     let _ = e.to_string();
-    // Only a peer that does not speak this protocol version is cut off (PROTOCOL.md 4.7).
+    // Only a peer that does not speak this protocol version is cut off (docs/protocol.md 4.7).
     if e.closes_connection() {
         assert!(ptype == 0 || ptype > 42, "{e:?} closes the connection");
     }

@@ -65,10 +65,13 @@ impl LogSlot {
         // Copied out: the lock is released before C code runs.
         let target = *self.0.lock();
         let Some(t) = target else { return };
+        // The C ABI keeps its three levels; per-connection lines are not sent (the network's
+        // `log_level` stays at Info, so they are not even formatted).
         let level = match level {
             LogLevel::Error => gearlet_log_level::Error,
             LogLevel::Warning => gearlet_log_level::Warning,
-            LogLevel::Info => gearlet_log_level::Info,
+            LogLevel::Notice | LogLevel::Info => gearlet_log_level::Info,
+            LogLevel::Debug => return,
         };
         t.call(level, msg);
     }

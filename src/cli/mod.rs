@@ -5,10 +5,17 @@
 use clap::{Parser, Subcommand};
 
 pub mod admin;
+pub mod admin_client;
+mod config_file;
+mod daemon;
 pub mod endpoint;
+mod log;
 pub mod serve;
+mod serve_args;
+mod serve_store;
 pub mod submit;
 pub mod top;
+pub mod top_model;
 pub mod work;
 
 /// The whole command line. With no subcommand the flags are the server's (gearmand's), so init
@@ -47,7 +54,7 @@ pub enum Command {
 
 /// Parses the command line and runs what it names; returns the process exit status.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = config_file::parse_command_line();
     let result = match cli.command {
         None => serve::run(cli.serve).map(|()| 0),
         Some(Command::Serve(a)) => serve::run(*a).map(|()| 0),

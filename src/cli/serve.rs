@@ -1,371 +1,71 @@
 //! `gearlet` / `gearlet serve`: the stand-in for `gearmand`. A thin shell over the library: parse
 //! gearmand's flags, start the core and the socket layer, wait for a signal or an admin
-//! `shutdown`, stop gracefully.
+//! `shutdown`, stop gracefully. The flags are in `serve_args.rs`, the log in `log.rs`, detaching
+//! and the pid file in `daemon.rs`, the store in `serve_store.rs`.
 
-use crate::core::{Config, Server};
+use super::daemon::{self, PidFile, Readiness};
+use super::log::{Level, Log};
+pub use super::serve_args::ServeArgs;
+use super::serve_store::store_plan;
+use crate::core::{Config, CoreEvent, EventHook, Server};
 use crate::net::{
     AdminAllow, Keepalive, LogLevel, NetConfig, Network, ShutdownRequest, TlsConfig, TlsFiles,
 };
-use crate::store::{
-    Durability, Durable, PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store,
-    StoreOptions,
-};
-use std::io::Write;
+use crate::store::{Durable, StoreOptions};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// gearmand's command line, same meanings; plus --unix, --max-packet-size, --admin-shutdown,
-/// --admin-allow and the read limits.
-#[derive(clap::Args, Debug)]
-pub struct ServeArgs {
-    /// Port to listen on (0 picks a free one and prints it).
-    #[arg(short = 'p', long, default_value_t = 4730)]
-    port: u16,
-    /// Address to listen on; repeatable. Default: 127.0.0.1 only (gearmand listens on all).
-    #[arg(short = 'L', long = "listen")]
-    listen: Vec<String>,
-    /// I/O threads (0 = one). Default: half the CPUs, 1 to 4: the workers and clients of a job
-    /// server usually share its machine, and one busy-polling thread per two cores measured
-    /// fastest on a 2-core VM (the loads of benches/compare.sh).
-    #[arg(short = 't', long)]
-    threads: Option<usize>,
-    /// Fail a job after it was handed to workers this many times and every attempt was lost
-    /// (0 = retry forever).
-    #[arg(short = 'j', long = "job-retries", default_value_t = 0)]
-    job_retries: u32,
-    /// Sleeping workers to wake per new job (0 = all, gearmand's default; gearlet's is 1).
-    #[arg(short = 'w', long = "worker-wakeup", default_value_t = 1)]
-    worker_wakeup: usize,
-    /// Job handle prefix (default H:<hostname>).
-    #[arg(long = "job-handle-prefix")]
-    job_handle_prefix: Option<String>,
-    /// Sessions start with the `exceptions` option on.
-    #[arg(long)]
-    exceptions: bool,
-    /// Accepted for compatibility: round-robin between a worker's functions is always on.
-    #[arg(short = 'R', long = "round-robin")]
-    round_robin: bool,
-    /// Enable TCP keepalive on connections.
-    #[arg(long)]
-    keepalive: bool,
-    /// Keepalive idle seconds.
-    #[arg(long = "keepalive-idle", default_value_t = 30)]
-    keepalive_idle: u64,
-    /// Keepalive probe interval seconds.
-    #[arg(long = "keepalive-interval", default_value_t = 10)]
-    keepalive_interval: u64,
-    /// Keepalive probes before drop.
-    #[arg(long = "keepalive-count", default_value_t = 5)]
-    keepalive_count: u32,
-    /// Log file: a path, `stderr` or `none`.
-    #[arg(short = 'l', long = "log-file", default_value = "stderr")]
-    log_file: String,
-    /// Write the process id to this file.
-    #[arg(short = 'P', long = "pid-file")]
-    pid_file: Option<PathBuf>,
-    /// Detach and run in the background.
-    #[arg(short = 'd', long)]
-    daemon: bool,
-    /// Log level: FATAL, ALERT, CRITICAL, ERROR, WARNING, NOTICE, INFO, DEBUG.
-    #[arg(long, default_value = "ERROR")]
-    verbose: String,
-    /// Listen backlog (gearmand: 32, which makes a burst of connects wait a second for a SYN
-    /// retry; the kernel caps it at net.core.somaxconn).
-    #[arg(short = 'b', long, default_value_t = 1024)]
-    backlog: i32,
-    /// Raise the open file limit to this many descriptors.
-    #[arg(short = 'f', long = "file-descriptors")]
-    file_descriptors: Option<u64>,
-    /// TLS on every TCP listener (-L), as gearmand's --ssl. Needs --ssl-certificate and --ssl-key.
-    #[arg(long)]
-    ssl: bool,
-    /// PEM certificate chain of the TLS listeners, the server's certificate first. Reloaded on
-    /// SIGHUP.
-    #[arg(long = "ssl-certificate", value_name = "FILE")]
-    ssl_certificate: Option<PathBuf>,
-    /// PEM private key of --ssl-certificate. Refused when readable by every user. Reloaded on
-    /// SIGHUP.
-    #[arg(long = "ssl-key", value_name = "FILE")]
-    ssl_key: Option<PathBuf>,
-    /// PEM CA certificates: TLS clients must present a certificate signed by one of them (mutual
-    /// TLS). Reloaded on SIGHUP.
-    #[arg(long = "ssl-ca-file", value_name = "FILE")]
-    ssl_ca_file: Option<PathBuf>,
-    /// A TLS listener at HOST:PORT (IPv6 as [ADDR]:PORT; port 0 picks one); repeatable. The -L
-    /// listeners stay plain unless --ssl, so loopback can be served in the clear and the network
-    /// encrypted. Given without -L, no plain listener is opened.
-    #[arg(long = "ssl-listen", value_name = "HOST:PORT")]
-    ssl_listen: Vec<String>,
-    /// Milliseconds a TLS peer has to complete its handshake before it is closed (0 = no limit).
-    #[arg(long = "ssl-handshake-timeout-ms", default_value_t = 10_000)]
-    ssl_handshake_timeout_ms: u64,
-    /// Print the version and exit.
-    #[arg(short = 'V', long)]
-    version: bool,
-    /// Also listen on this unix-domain socket path.
-    #[arg(long)]
-    unix: Option<PathBuf>,
-    /// Permissions of the unix socket (octal), e.g. 660.
-    #[arg(long = "unix-mode")]
-    unix_mode: Option<String>,
-    /// Largest packet accepted, in bytes; larger ones get an ERROR and the connection is closed.
-    #[arg(long = "max-packet-size", default_value_t = 64 << 20)]
-    max_packet_size: u32,
-    /// Enable the admin `shutdown [graceful]` command (loopback and unix peers only).
-    #[arg(long = "admin-shutdown")]
-    admin_shutdown: bool,
-    /// Milliseconds a GRAB_JOB that finds nothing waits for a job before answering NO_JOB
-    /// (0 = answer at once, as gearmand).
-    #[arg(long = "grab-hold-ms", default_value_t = 2)]
-    grab_hold_ms: u64,
-    /// Microseconds an I/O thread with nothing to do polls its sockets before it sleeps (at
-    /// most; it adapts, and stops on an idle server). 0 = sleep at once, as gearmand. At most
-    /// 1000000.
-    #[arg(long = "busy-poll-us", default_value_t = 50,
-          value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
-    busy_poll_us: u64,
-    /// Server-wide cap, in bytes, on packets that have begun to arrive but are not complete,
-    /// over all connections. A connection whose partial packet would go over it gets ERROR
-    /// SERVER_BUSY and is closed.
-    #[arg(long = "max-partial-bytes", default_value_t = 256 << 20)]
-    max_partial_bytes: usize,
-    /// Milliseconds a packet or admin line that has begun to arrive may take to complete (plus
-    /// its size at --read-min-rate), after which the connection is closed. Connections idle
-    /// between packets are never closed. 0 = no deadline.
-    #[arg(long = "read-timeout-ms", default_value_t = 30_000)]
-    read_timeout_ms: u64,
-    /// Bytes per second a large packet is allowed on top of --read-timeout-ms (0 = none).
-    #[arg(long = "read-min-rate", default_value_t = 1 << 20)]
-    read_min_rate: u64,
-    /// Peers allowed the admin commands that change the server (cancel job, maxqueue, create
-    /// function, drop function, shutdown): IP addresses and CIDR blocks, and `unix` for the
-    /// unix socket, separated by commas; repeatable. Others get ERR PERMISSION_DENIED. Default:
-    /// every peer, as gearmand.
-    #[arg(long = "admin-allow")]
-    admin_allow: Vec<String>,
-    /// How long a graceful stop (SIGTERM, SIGINT, `shutdown graceful`) waits for running jobs.
-    #[arg(long = "shutdown-timeout", default_value_t = 30)]
-    shutdown_timeout: u64,
-    /// Persistent queue type, as gearmand: `libsqlite3` (with --libsqlite3-db) or `Postgres`
-    /// (with --libpq-conninfo). Background jobs are stored before they are acknowledged and read
-    /// back at start.
-    #[arg(short = 'q', long = "queue-type")]
-    queue_type: Option<String>,
-    /// The SQLite file of `-q libsqlite3` (gearmand's option; gearmand's files are read as they are).
-    #[arg(long = "libsqlite3-db")]
-    libsqlite3_db: Option<PathBuf>,
-    /// The table in it.
-    #[arg(long = "libsqlite3-table", default_value = "gearman_queue")]
-    libsqlite3_table: String,
-    /// Short for `-q libsqlite3 --libsqlite3-db FILE`, or, given a `postgres://` URL, for
-    /// `-q Postgres --libpq-conninfo URL`.
-    #[arg(long = "store")]
-    store: Option<PathBuf>,
-    /// The PostgreSQL database of `-q Postgres` (gearmand's option): libpq's `key=value` form or
-    /// a `postgres://` URL. Several servers may share one database (see --store-server-id).
-    #[arg(long = "libpq-conninfo")]
-    libpq_conninfo: Option<String>,
-    /// gearmand's table in it, whose rows are moved into gearlet's tables (`gearlet_<table>`
-    /// and `gearlet_<table>_leases`) at start.
-    #[arg(long = "libpq-table", default_value = "queue")]
-    libpq_table: String,
-    /// With PostgreSQL: this server's id, the owner of the jobs it stores (default
-    /// `<hostname>:<port>`). Restarted with the same id, a server takes its jobs back.
-    #[arg(long = "store-server-id")]
-    store_server_id: Option<String>,
-    /// With PostgreSQL: milliseconds a server's lease lasts without renewal; once it has
-    /// expired, another server sharing the database adopts its stored jobs.
-    #[arg(long = "store-lease-ms", default_value_t = 10_000)]
-    store_lease_ms: u64,
-    /// With PostgreSQL: milliseconds a batch is tried again while the database cannot be
-    /// reached, before its submissions get `ERROR STORE_FAILED`.
-    #[arg(long = "store-wait-ms", default_value_t = 2_000)]
-    store_wait_ms: u64,
-    /// With PostgreSQL: do not adopt the jobs of other servers (this one's are still adopted
-    /// by the others if it stops renewing its lease).
-    #[arg(long = "store-no-adopt")]
-    store_no_adopt: bool,
-    /// gearmand's meaning: write queued background jobs only at a clean stop, nothing per job
-    /// (a crash or kill -9 loses every job submitted since the start).
-    #[arg(long = "store-queue-on-shutdown")]
-    store_queue_on_shutdown: bool,
-    /// What a commit promises: `full` (an acknowledged job survives a power cut: fsync per
-    /// commit) or `os` (it survives the process dying, not the machine losing power).
-    #[arg(long = "store-durability", default_value = "full")]
-    store_durability: String,
-    /// Most megabytes the store file may grow to; past it background submissions get
-    /// `ERROR STORE_FAILED` (as on a full disk) until finished jobs free space. Default: no limit.
-    #[arg(long = "store-max-mb")]
-    store_max_mb: Option<u64>,
-    /// Serve Prometheus `/metrics`, `/health` and a status page at `/` over HTTP on ADDR:PORT
-    /// (off by default; a loopback address unless --http-allow-remote).
-    #[arg(long = "http", value_name = "ADDR:PORT")]
-    http: Option<String>,
-    /// Let --http listen on a non-loopback address.
-    #[arg(long = "http-allow-remote")]
-    http_allow_remote: bool,
-}
+type BoxError = Box<dyn std::error::Error>;
 
-/// Whether `s` is a PostgreSQL URL.
-fn is_pg_url(s: &str) -> bool {
-    s.starts_with("postgres://") || s.starts_with("postgresql://")
-}
-
-/// Opens the PostgreSQL store the flags ask for, if they ask for one.
-fn open_postgres(args: &ServeArgs) -> Result<Option<Box<dyn Store>>, Box<dyn std::error::Error>> {
-    let url = args
-        .store
-        .as_ref()
-        .and_then(|p| p.to_str())
-        .filter(|s| is_pg_url(s));
-    let pg_queue = args.queue_type.as_deref().is_some_and(|q| {
-        ["postgres", "postgresql", "libpq"].contains(&q.to_ascii_lowercase().as_str())
-    });
-    if !pg_queue && url.is_none() {
-        if args.libpq_conninfo.is_some() {
-            return Err("--libpq-conninfo needs -q Postgres".into());
-        }
-        return Ok(None);
-    }
-    let conninfo = match (url, &args.libpq_conninfo) {
-        (Some(_), Some(_)) => return Err("give --store URL or --libpq-conninfo, not both".into()),
-        (Some(u), None) => u.to_string(),
-        (None, Some(c)) => c.clone(),
-        (None, None) => return Err("-q Postgres needs --libpq-conninfo STR".into()),
-    };
-    let server_id = match &args.store_server_id {
-        Some(id) => id.clone(),
-        None => format!("{}:{}", crate::sys::hostname(), args.port),
-    };
-    let opts = PostgresOptions {
-        table: args.libpq_table.clone(),
-        server_id,
-        lease: Duration::from_millis(args.store_lease_ms),
-        wait: Duration::from_millis(args.store_wait_ms),
-        adopt: !args.store_no_adopt,
-    };
-    Ok(Some(Box::new(PostgresStore::open(&conninfo, opts)?)))
-}
-
-/// Opens the store the flags ask for, if any.
-fn open_store(args: &ServeArgs) -> Result<Option<Box<dyn Store>>, Box<dyn std::error::Error>> {
-    if let Some(pg) = open_postgres(args)? {
-        if args.libsqlite3_db.is_some() {
-            return Err("--libsqlite3-db needs -q libsqlite3".into());
-        }
-        return Ok(Some(pg));
-    }
-    let path = match (&args.queue_type, &args.store) {
-        (None, None) => {
-            if args.libsqlite3_db.is_some() {
-                return Err("--libsqlite3-db needs -q libsqlite3".into());
-            }
-            return Ok(None);
-        }
-        (Some(q), _) if q != "libsqlite3" && q != "sqlite" => {
-            return Err(
-                format!("queue type {q:?} is not supported (libsqlite3 and Postgres are)").into(),
-            )
-        }
-        (Some(_), Some(_)) if args.libsqlite3_db.is_some() => {
-            return Err("give --store or --libsqlite3-db, not both".into())
-        }
-        (_, Some(p)) => p.clone(),
-        (Some(_), None) => args
-            .libsqlite3_db
-            .clone()
-            .ok_or("-q libsqlite3 needs --libsqlite3-db FILE")?,
-    };
-    let durability: Durability = args
-        .store_durability
-        .parse()
-        .map_err(|e| format!("--store-durability: {e}"))?;
-    let opts = SqliteOptions {
-        table: args.libsqlite3_table.clone(),
-        durability,
-        max_bytes: args.store_max_mb.map(|m| m << 20),
-    };
-    Ok(Some(Box::new(SqliteStore::open(&path, opts)?)))
-}
-
-const LEVELS: [&str; 8] = [
-    "FATAL", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG",
-];
-
-/// The log destination, reopened on SIGHUP (for logrotate).
-struct Log {
-    path: Option<PathBuf>,
-    file: Mutex<Option<Box<dyn Write + Send>>>,
-}
-
-impl Log {
-    fn open(spec: &str) -> std::io::Result<Log> {
-        let path = match spec {
-            "none" | "stderr" => None,
-            p => Some(PathBuf::from(p)),
-        };
-        let log = Log {
-            path,
-            file: Mutex::new(None),
-        };
-        let w: Option<Box<dyn Write + Send>> = match spec {
-            "none" => None,
-            "stderr" => Some(Box::new(std::io::stderr())),
-            _ => Some(log.open_file()?),
-        };
-        *log.file.lock().unwrap_or_else(|e| e.into_inner()) = w;
-        Ok(log)
-    }
-    fn open_file(&self) -> std::io::Result<Box<dyn Write + Send>> {
-        let p = self
-            .path
-            .as_ref()
-            .ok_or_else(|| std::io::Error::other("no log path"))?;
-        Ok(Box::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)?,
-        ))
-    }
-    fn reopen(&self) {
-        if self.path.is_some() {
-            if let Ok(f) = self.open_file() {
-                *self.file.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
-            }
-        }
-    }
-    fn write(&self, level: &str, msg: &str) {
-        if let Some(w) = self.file.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            let _ = writeln!(w, "{} {level} {msg}", gearlet_time());
-        }
-    }
-}
-
-fn gearlet_time() -> String {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("{}.{:03}", t.as_secs(), t.subsec_millis())
-}
-
-/// Runs the server until a signal or an admin `shutdown` stops it.
-pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+/// Runs the server until a signal or an admin `shutdown` stops it. With `-d` the calling process
+/// returns only through `exit`: 0 once the detached server listens, else non-zero with the
+/// start-up error printed.
+pub fn run(args: ServeArgs) -> Result<(), BoxError> {
     if args.version {
         println!("gearlet {}", env!("CARGO_PKG_VERSION"));
         return Ok(());
     }
-    let verbose = args.verbose.to_ascii_uppercase();
-    let level_rank = LEVELS
-        .iter()
-        .position(|l| *l == verbose)
-        .ok_or("unknown --verbose level")?;
-    let log = Arc::new(Log::open(&args.log_file)?);
-    if let Some(n) = args.file_descriptors {
-        crate::sys::raise_fd_limit(n)?;
+    let level = Level::parse(&args.verbose)
+        .ok_or_else(|| {
+            format!(
+                "unknown --verbose level {:?} (FATAL, ALERT, CRITICAL, ERROR, WARNING, NOTICE, \
+                 INFO or DEBUG)",
+                args.verbose
+            )
+        })?
+        .raised(args.more_verbose);
+    let user = match &args.user {
+        Some(u) => Some(crate::sys::lookup_user(u).map_err(|e| format!("-u {u}: {e}"))?),
+        None => None,
+    };
+    if args.check {
+        addresses(&args)?;
+        tls_config(&args)?;
+        admin_allow(&args)?;
+        unix_mode(&args)?;
+        store_plan(&args)?;
+        for n in args.notices() {
+            eprintln!("gearlet: notice: {n}");
+        }
+        println!("gearlet: configuration OK (log level {})", level.name());
+        return Ok(());
     }
+    if !args.daemon {
+        return serve(&args, level, user, &mut None);
+    }
+    // Before anything starts a thread: the runtime, the store and the timer would not survive.
+    let mut readiness = Some(daemon::detach()?);
+    let result = serve(&args, level, user, &mut readiness);
+    if let (Err(e), Some(r)) = (&result, readiness.take()) {
+        r.failed(&e.to_string());
+        std::process::exit(1);
+    }
+    result
+}
+
+/// The TCP addresses of `-L` (or loopback) and of `--ssl-listen`.
+fn addresses(args: &ServeArgs) -> Result<(Vec<SocketAddr>, Vec<SocketAddr>), BoxError> {
     let mut addrs: Vec<SocketAddr> = Vec::new();
     let listen = if !args.listen.is_empty() {
         args.listen.clone()
@@ -378,7 +78,11 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         if let Ok(ip) = l.parse::<IpAddr>() {
             addrs.push(SocketAddr::new(ip, args.port));
         } else {
-            addrs.extend((l.as_str(), args.port).to_socket_addrs()?);
+            addrs.extend(
+                (l.as_str(), args.port)
+                    .to_socket_addrs()
+                    .map_err(|e| format!("-L {l}: {e}"))?,
+            );
         }
     }
     let mut tls_addrs: Vec<SocketAddr> = Vec::new();
@@ -388,33 +92,141 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                 .map_err(|e| format!("--ssl-listen {l}: {e} (HOST:PORT expected)"))?,
         );
     }
-    // Read before daemonizing and before anything listens, so bad key material is reported on
-    // the terminal and the exit status, not in a log after the fact.
-    let tls = tls_config(&args)?;
-    if args.daemon {
-        crate::sys::daemonize()?;
+    Ok((addrs, tls_addrs))
+}
+
+/// `--admin-allow`, parsed.
+fn admin_allow(args: &ServeArgs) -> Result<Option<AdminAllow>, BoxError> {
+    if args.admin_allow.is_empty() {
+        return Ok(None);
     }
+    let a = AdminAllow::parse(&args.admin_allow.join(","))
+        .map_err(|e| format!("--admin-allow: {e}"))?;
+    Ok(Some(a))
+}
+
+/// `--unix-mode`, parsed.
+fn unix_mode(args: &ServeArgs) -> Result<Option<u32>, BoxError> {
+    match &args.unix_mode {
+        Some(m) => Ok(Some(
+            u32::from_str_radix(m, 8).map_err(|_| "--unix-mode takes octal digits")?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The core's events as log lines: a worker lost with jobs is a WARNING, a job failed by the
+/// retry limit an ERROR (the job is gone), and so is a store that begins to fail.
+fn event_hook(log: Arc<Log>, retries: u32) -> EventHook {
+    fn counts(v: &[(String, usize)]) -> String {
+        let parts: Vec<String> = v.iter().map(|(f, n)| format!("{f} ({n})")).collect();
+        parts.join(", ")
+    }
+    EventHook(Arc::new(move |ev: &CoreEvent| match ev {
+        CoreEvent::WorkerLost {
+            peer,
+            requeued,
+            failed,
+        } => {
+            if !requeued.is_empty() {
+                let n: usize = requeued.iter().map(|(_, n)| n).sum();
+                log.log(
+                    Level::Warning,
+                    &format!(
+                        "worker {peer} lost holding {n} jobs, requeued: {}",
+                        counts(requeued)
+                    ),
+                );
+            }
+            if !failed.is_empty() {
+                let n: usize = failed.iter().map(|(_, n)| n).sum();
+                log.log(
+                    Level::Error,
+                    &format!(
+                        "worker {peer} lost holding {n} jobs on their last attempt \
+                         (--job-retries {retries}), failed: {}",
+                        counts(failed)
+                    ),
+                );
+            }
+        }
+        CoreEvent::JobTimedOut {
+            peer,
+            function,
+            handle,
+            failed,
+        } => {
+            if *failed {
+                log.log(
+                    Level::Error,
+                    &format!(
+                        "job {handle} of {function} timed out on worker {peer} on its last \
+                         attempt (--job-retries {retries}): failed"
+                    ),
+                );
+            } else {
+                log.log(
+                    Level::Warning,
+                    &format!("job {handle} of {function} timed out on worker {peer}: requeued"),
+                );
+            }
+        }
+        CoreEvent::StoreFailed { error } => log.log(
+            Level::Error,
+            &format!(
+                "job store failed: {error} (background submissions get ERROR STORE_FAILED while \
+                 it fails)"
+            ),
+        ),
+        // Written whenever the failure was: the operator who saw it must see it end.
+        CoreEvent::StoreRecovered { failures } => log.always(
+            Level::Notice,
+            &format!("job store works again, after {failures} failed attempts"),
+        ),
+    }))
+}
+
+/// Starts everything, reports readiness (`-d`'s pipe, systemd's `READY=1`), serves until told
+/// to stop, and stops.
+fn serve(
+    args: &ServeArgs,
+    level: Level,
+    user: Option<crate::sys::User>,
+    readiness: &mut Option<Readiness>,
+) -> Result<(), BoxError> {
+    let log = Arc::new(Log::open(&args.log_file, level, args.syslog)?);
+    if args.daemon && args.log_file == "stderr" && !args.syslog {
+        // Still the terminal's: the one place this can be said.
+        log.always(
+            Level::Warning,
+            "-d with the log on stderr: once detached, log lines are discarded (use -l FILE or \
+             --syslog)",
+        );
+    }
+    if let Some(n) = args.file_descriptors {
+        crate::sys::raise_fd_limit(n).map_err(|e| format!("--file-descriptors {n}: {e}"))?;
+    }
+    let (addrs, tls_addrs) = addresses(args)?;
+    // Read before anything listens, so bad key material stops the start with its message.
+    let tls = tls_config(args)?;
     let mut config = Config {
         job_retries: args.job_retries,
         worker_wakeup: args.worker_wakeup,
+        events: Some(event_hook(log.clone(), args.job_retries)),
         ..Config::default()
     };
     config.exceptions_default = args.exceptions;
     if let Some(p) = args.job_handle_prefix.clone() {
         config.handle_prefix = p;
     }
-    let _ = args.round_robin;
     let log2 = log.clone();
-    let sink = Arc::new(move |level: LogLevel, msg: &str| {
-        let (name, rank) = match level {
-            LogLevel::Error => ("ERROR", 3),
-            LogLevel::Warning => ("WARNING", 4),
-            LogLevel::Info => ("INFO", 6),
-        };
-        if rank <= level_rank {
-            log2.write(name, msg);
+    let sink = Arc::new(move |l: LogLevel, msg: &str| {
+        // The listeners are reported in the one banner line below.
+        if l != LogLevel::Notice {
+            log2.log(Level::of_net(l), msg);
         }
     });
+    let secs = |s: i64| (s >= 0).then(|| Duration::from_secs(s as u64));
     let net_config = NetConfig {
         max_packet: args.max_packet_size,
         threads: args
@@ -425,40 +237,36 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             .max(1),
         backlog: args.backlog,
         keepalive: args.keepalive.then_some(Keepalive {
-            idle: Some(Duration::from_secs(args.keepalive_idle)),
-            interval: Some(Duration::from_secs(args.keepalive_interval)),
-            count: Some(args.keepalive_count),
+            idle: secs(args.keepalive_idle),
+            interval: secs(args.keepalive_interval),
+            count: u32::try_from(args.keepalive_count).ok(),
         }),
         admin_shutdown: args.admin_shutdown,
-        verbose: verbose.clone(),
+        verbose: level.name().into(),
         version: env!("CARGO_PKG_VERSION").into(),
         log: Some(sink),
+        log_level: level.net_threshold(),
         grab_hold: Duration::from_millis(args.grab_hold_ms),
         busy_poll: Duration::from_micros(args.busy_poll_us),
         max_partial_total: args.max_partial_bytes,
         read_timeout: Duration::from_millis(args.read_timeout_ms),
         read_min_rate: args.read_min_rate,
         tls_handshake_timeout: Duration::from_millis(args.ssl_handshake_timeout_ms),
-        admin_allow: if args.admin_allow.is_empty() {
-            None
-        } else {
-            Some(
-                AdminAllow::parse(&args.admin_allow.join(","))
-                    .map_err(|e| format!("--admin-allow: {e}"))?,
-            )
-        },
+        admin_allow: admin_allow(args)?,
     };
     let signals = Signals::install()?;
     let server = Server::new(config);
+    let core = server.clone();
     // The store's jobs are queued again before anything listens.
-    let durable = match open_store(&args)? {
-        Some(store) => {
+    let durable = match store_plan(args)? {
+        Some(plan) => {
+            let store = plan.open()?;
             let opts = StoreOptions {
                 queue_on_shutdown: args.store_queue_on_shutdown,
             };
             let (d, report) = Durable::attach(&server, store, opts)?;
-            log.write(
-                "INFO",
+            log.always(
+                Level::Notice,
                 &format!(
                     "store {}: {} jobs read back in {} ms",
                     d.describe(),
@@ -467,8 +275,8 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                 ),
             );
             if report.skipped > 0 {
-                log.write(
-                    "WARNING",
+                log.always(
+                    Level::Warning,
                     &format!(
                         "store: {} rows could not be queued and stay in the store (first: {})",
                         report.skipped,
@@ -482,12 +290,17 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let network = Network::start(server, net_config)?;
     let mut bound = Vec::new();
+    // With -p 0 the first -L address picks the port and the others get that same one: one
+    // server, one port, whichever address a peer uses (`-L 127.0.0.1 -L ::1 -p 0`).
+    let mut port = args.port;
     for a in &addrs {
+        let a = SocketAddr::new(a.ip(), port);
         let r = match (&tls, args.ssl) {
-            (Some(t), true) => network.listen_tls(*a, t.clone()),
-            _ => network.listen_tcp(*a),
+            (Some(t), true) => network.listen_tls(a, t.clone()),
+            _ => network.listen_tcp(a),
         };
         let (_, local) = r.map_err(|e| format!("cannot listen on {a}: {e}"))?;
+        port = local.port();
         bound.push((local, args.ssl));
     }
     for a in &tls_addrs {
@@ -498,20 +311,65 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         bound.push((local, true));
     }
     if let Some(path) = &args.unix {
-        let mode = match &args.unix_mode {
-            Some(m) => {
-                Some(u32::from_str_radix(m, 8).map_err(|_| "--unix-mode takes octal digits")?)
-            }
-            None => None,
-        };
         network
-            .listen_unix(path, mode)
+            .listen_unix(path, unix_mode(args)?)
             .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
     }
     crate::http::serve_flag(&network, args.http.as_deref(), args.http_allow_remote)?;
-    if let Some(p) = &args.pid_file {
-        std::fs::write(p, format!("{}\n", std::process::id()))?;
+    let pid_file = match &args.pid_file {
+        Some(p) => Some(PidFile::write(p)?),
+        None => None,
+    };
+    // Already that user (started by it, or by systemd as it): nothing to drop.
+    if let Some(u) = user
+        .as_ref()
+        .filter(|u| u.uid != crate::sys::effective_uid())
+    {
+        // The log file goes to the user, so that it can reopen it after a rotation.
+        if let Some(p) = log.path() {
+            crate::sys::chown(p, u)
+                .map_err(|e| format!("cannot give log file {} to {}: {e}", p.display(), u.name))?;
+        }
+        crate::sys::switch_user(u).map_err(|e| format!("cannot switch to user {}: {e}", u.name))?;
     }
+    for n in args.notices() {
+        log.always(Level::Notice, &n);
+    }
+    let banner = banner(&bound, args);
+    log.always(Level::Notice, &banner);
+    if args.log_file != "stderr" && !args.daemon {
+        eprintln!("{banner}");
+    }
+    if let Some(r) = readiness.take() {
+        r.ready();
+    }
+    if let Err(e) = daemon::sd_notify(&format!("READY=1\nMAINPID={}", std::process::id())) {
+        log.always(Level::Warning, &format!("cannot notify systemd: {e}"));
+    }
+    let deadline = signals.wait_for_stop(
+        &network,
+        &log,
+        tls.as_ref(),
+        Duration::from_secs(args.shutdown_timeout),
+    );
+    let _ = daemon::sd_notify("STOPPING=1");
+    log.always(Level::Notice, "stopping");
+    network.shutdown(deadline);
+    match durable {
+        // Pending writes (and with --store-queue-on-shutdown, the whole queue) before exiting.
+        Some(d) => {
+            d.close();
+        }
+        None => warn_dropped(&core, &log),
+    }
+    if let Some(p) = pid_file {
+        p.remove();
+    }
+    Ok(())
+}
+
+/// The one line that says the server is up, and where.
+fn banner(bound: &[(SocketAddr, bool)], args: &ServeArgs) -> String {
     let loopback_only = bound.iter().all(|(a, _)| a.ip().is_loopback());
     let list: Vec<String> = bound
         .iter()
@@ -533,35 +391,43 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         ""
     };
-    let banner = format!(
+    format!(
         "gearlet {} listening on {}{unix}{note}",
         env!("CARGO_PKG_VERSION"),
         list.join(", ")
+    )
+}
+
+/// Without a store, the jobs still queued at the end of a stop die with the process: say how
+/// many, of which functions.
+fn warn_dropped(core: &Server, log: &Log) {
+    let Ok(jobs) = core.jobs() else { return };
+    if jobs.is_empty() {
+        return;
+    }
+    let mut per: Vec<(String, usize)> = Vec::new();
+    for j in &jobs {
+        let name = String::from_utf8_lossy(&j.function);
+        match per.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, c)) => *c += 1,
+            None => per.push((name.into_owned(), 1)),
+        }
+    }
+    per.sort();
+    let list: Vec<String> = per.iter().map(|(f, n)| format!("{f} ({n})")).collect();
+    log.always(
+        Level::Warning,
+        &format!(
+            "no store: dropped {} queued jobs of functions {} (a store, --store FILE, keeps \
+             them across restarts)",
+            jobs.len(),
+            list.join(", ")
+        ),
     );
-    log.write("INFO", &banner);
-    if args.log_file != "stderr" {
-        eprintln!("{banner}");
-    }
-    let deadline = signals.wait_for_stop(
-        &network,
-        &log,
-        tls.as_ref(),
-        Duration::from_secs(args.shutdown_timeout),
-    );
-    log.write("INFO", "stopping");
-    network.shutdown(deadline);
-    if let Some(d) = durable {
-        // Pending writes (and with --store-queue-on-shutdown, the whole queue) before exiting.
-        d.close();
-    }
-    if let Some(p) = &args.pid_file {
-        let _ = std::fs::remove_file(p);
-    }
-    Ok(())
 }
 
 /// The TLS settings the flags ask for: `None` without --ssl and --ssl-listen.
-fn tls_config(args: &ServeArgs) -> Result<Option<TlsConfig>, Box<dyn std::error::Error>> {
+fn tls_config(args: &ServeArgs) -> Result<Option<TlsConfig>, BoxError> {
     if !args.ssl && args.ssl_listen.is_empty() {
         if args.ssl_certificate.is_some() || args.ssl_key.is_some() || args.ssl_ca_file.is_some() {
             return Err(
@@ -637,9 +503,9 @@ impl Signals {
                         log.reopen();
                         if let Some(t) = tls {
                             match t.reload() {
-                                Ok(()) => log.write("INFO", "TLS certificates reloaded"),
-                                Err(e) => log.write(
-                                    "ERROR",
+                                Ok(()) => log.always(Level::Notice, "TLS certificates reloaded"),
+                                Err(e) => log.log(
+                                    Level::Error,
                                     &format!("TLS reload failed, the previous certificates stay \
                                               in use: {e}"),
                                 ),

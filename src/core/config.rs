@@ -1,7 +1,7 @@
 //! Server configuration: every knob with gearmand's default unless written otherwise.
 
 /// Longest unique id kept (bytes). gearmand accepts 64 but silently truncates to 63; we keep all 64
-/// (PROTOCOL.md section 4.5) and reject longer ones.
+/// (docs/protocol.md section 4.5) and reject longer ones.
 pub const MAX_UNIQUE: usize = 64;
 /// Longest function name. gearmand's `GEARMAN_FUNCTION_MAX_SIZE` is 512.
 pub const MAX_FUNCTION_NAME: usize = 512;
@@ -54,6 +54,62 @@ pub struct Config {
     /// this many, the longest-idle ones are freed, so names that come and go (200,000 CAN_DOs of
     /// a worker that left) do not hold memory for ever. 0 frees each at once. Default 1,024.
     pub idle_functions: usize,
+    /// Called with what the core did on its own that an operator may want to know (a worker lost
+    /// with jobs, a job failed by its retry limit). Never called with a core lock held, so the
+    /// hook may call back into the server; it runs on whichever thread caused the event and
+    /// should return quickly. Default: none.
+    pub events: Option<EventHook>,
+}
+
+/// Something the core did on its own, for [`Config::events`]. Function names are given as
+/// text (lossily, for a log line).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CoreEvent {
+    /// A worker went away holding jobs: each went back to the front of its queue, or failed
+    /// because that was its last attempt (`Config::job_retries`). Counts per function.
+    WorkerLost {
+        /// The worker's address.
+        peer: String,
+        /// Jobs queued again, per function.
+        requeued: Vec<(String, usize)>,
+        /// Jobs failed by the retry limit (their clients got WORK_FAIL), per function.
+        failed: Vec<(String, usize)>,
+    },
+    /// A worker's ability timeout (CAN_DO_TIMEOUT) expired while it held a job: the job went back
+    /// to its queue, or failed by the retry limit.
+    JobTimedOut {
+        /// The worker's address.
+        peer: String,
+        /// The job's function.
+        function: String,
+        /// The job's handle.
+        handle: String,
+        /// The job failed (it had used its last attempt) rather than going back.
+        failed: bool,
+    },
+    /// The durable store began failing: a batch could not be written (its submitters got
+    /// `ERROR STORE_FAILED`) or its periodic work (lease renewal, adoption) failed. Reported once
+    /// per run of failures, not per batch.
+    StoreFailed {
+        /// The store's error.
+        error: String,
+    },
+    /// The store works again after `failures` failed batches or polls.
+    StoreRecovered {
+        /// Failures since [`CoreEvent::StoreFailed`].
+        failures: u64,
+    },
+}
+
+/// The callback of [`Config::events`].
+#[derive(Clone)]
+pub struct EventHook(pub std::sync::Arc<dyn Fn(&CoreEvent) + Send + Sync>);
+
+impl std::fmt::Debug for EventHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventHook")
+    }
 }
 
 impl Default for Config {
@@ -70,6 +126,7 @@ impl Default for Config {
             max_client_backlog: 64 << 20,
             max_abilities: 10_000,
             idle_functions: 1024,
+            events: None,
         }
     }
 }

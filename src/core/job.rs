@@ -9,7 +9,7 @@ use crate::sync::{Arc, AtomicU8, Mutex, Ordering};
 use bytes::Bytes;
 
 /// A job's priority. Workers are served high before normal before low, across all their
-/// functions (PROTOCOL.md section 4.4).
+/// functions (docs/protocol.md section 4.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum Priority {
     /// SUBMIT_JOB_HIGH(_BG).

@@ -69,7 +69,10 @@ mod unique;
 mod views;
 
 pub use api::{Assignment, Client, JobHandle, Worker, WorkerJob};
-pub use config::{Config, DEFAULT_MAX_WORKLOAD, MAX_CLIENT_ID, MAX_FUNCTION_NAME, MAX_UNIQUE};
+pub use config::{
+    Config, CoreEvent, EventHook, DEFAULT_MAX_WORKLOAD, MAX_CLIENT_ID, MAX_FUNCTION_NAME,
+    MAX_UNIQUE,
+};
 pub use error::{Error, Result};
 pub use job::{Event, JobStatus, Priority, WorkEvent};
 pub use server::{Schedule, Server, SubmitRequest, Submitted};

@@ -287,6 +287,10 @@ impl Mailbox {
 ///
 /// `Send + Sync`; every method returns at once (none blocks on another peer) except
 /// [`Session::wait_event`].
+///
+/// Advanced: applications use [`Client`](crate::Client) and [`Worker`](crate::Worker) (in
+/// process) or the socket layer; a session is for a transport of your own
+/// ([`Server::session`](crate::Server::session)).
 pub struct Session {
     pub(crate) shared: Arc<SessionShared>,
     pub(crate) inner: Arc<Inner>,

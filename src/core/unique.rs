@@ -3,7 +3,7 @@
 //! A job submitted with a unique key coalesces with a live job of the same function and key.
 //! The key is the explicit unique (1 to 64 bytes, kept whole), or, for the unique `-`, the
 //! workload itself (compared byte for byte, so a hash collision never merges two different
-//! workloads); an empty unique never coalesces (PROTOCOL.md section 4.5).
+//! workloads); an empty unique never coalesces (docs/protocol.md section 4.5).
 //!
 //! The index is one table for the whole server, sharded by the key's hash, rather than one per
 //! function: GET_STATUS_UNIQUE asks by unique alone, across functions, and must not scan every

@@ -233,7 +233,7 @@ pub(crate) fn admin_begin(
 }
 
 /// Formats rows of `st` into `out` until `out` holds `limit` bytes or the list ends; at the end
-/// writes the list terminator and returns true. The bytes are gearmand's (PROTOCOL.md section 3).
+/// writes the list terminator and returns true. The bytes are gearmand's (docs/protocol.md section 3).
 pub(crate) fn fill_stream(
     srv: &Server,
     st: &mut AdminStream,
@@ -281,7 +281,7 @@ pub(crate) fn fill_stream(
                 persisted,
             } => {
                 if view == AdminView::Jobs {
-                    // IGNORED is always 0: cancelled and dropped jobs leave at once (PROTOCOL.md
+                    // IGNORED is always 0: cancelled and dropped jobs leave at once (docs/protocol.md
                     // 4.11); PERSISTED is 1 for a job the durable store holds.
                     // The handle goes straight into the reply, then the rest of the line.
                     srv.write_handle(out, id);

@@ -536,7 +536,11 @@ impl<'a> State<'a> {
     fn read_timed_out(&mut self) {
         self.net.log(
             LogLevel::Warning,
-            "closing connection: a packet did not arrive in full before the read deadline",
+            &format!(
+                "closing connection from {}: a packet did not arrive in full before the read \
+                 deadline",
+                self.conn.peer
+            ),
         );
         if self.input.is_text() {
             self.wbuf
@@ -679,7 +683,11 @@ impl<'a> State<'a> {
     fn over_cap(&mut self, out: &mut Vec<u8>) {
         self.net.log(
             LogLevel::Warning,
-            "closing connection: server-wide limit on buffered partial packets reached",
+            &format!(
+                "closing connection from {}: server-wide limit on buffered partial packets \
+                 reached",
+                self.conn.peer
+            ),
         );
         p::encode_server_busy(out);
         self.input.clear();
@@ -706,7 +714,10 @@ impl<'a> State<'a> {
                 // "line" it would otherwise be taken for.
                 self.net.log(
                     LogLevel::Warning,
-                    "closing connection: TLS handshake on a plain-text listener",
+                    &format!(
+                        "closing connection from {}: TLS handshake on a plain-text listener",
+                        self.conn.peer
+                    ),
                 );
                 self.closing = true;
                 break;
@@ -753,12 +764,22 @@ impl<'a> State<'a> {
                 Check::TooLarge { declared } => {
                     self.net.log(
                         LogLevel::Warning,
-                        &format!("closing connection: packet of {declared} bytes over the limit"),
+                        &format!(
+                            "closing connection from {}: packet of {declared} bytes over the \
+                             limit",
+                            self.conn.peer
+                        ),
                     );
                     p::encode_too_large(out);
                     self.closing = true;
                 }
                 Check::BadMagic => {
+                    if self.net.logs(LogLevel::Debug) {
+                        self.net.log(
+                            LogLevel::Debug,
+                            &format!("protocol error from {}: bad magic", self.conn.peer),
+                        );
+                    }
                     p::encode_bad_magic(out);
                     self.closing = true;
                 }

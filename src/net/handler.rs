@@ -38,6 +38,8 @@ pub(crate) enum GrabKind {
 pub(crate) struct Peer {
     pub server: Server,
     pub session: Session,
+    /// The peer's address with its port (`unix` for the unix socket), for log lines.
+    pub peer: std::sync::Arc<str>,
     pub net: std::sync::Arc<NetShared>,
     /// Loopback TCP or unix socket: may use `shutdown` when enabled.
     pub local_peer: bool,
@@ -72,6 +74,12 @@ impl Peer {
         let req = match p::decode_request(raw) {
             Ok(r) => r,
             Err(e) => {
+                if self.net.logs(super::LogLevel::Debug) {
+                    self.net.log(
+                        super::LogLevel::Debug,
+                        &format!("protocol error from {}: {e}", self.peer),
+                    );
+                }
                 p::encode_decode_error(out, &e);
                 return if e.closes_connection() {
                     Flow::Close

@@ -31,15 +31,21 @@ pub use admin::AdminAllow;
 pub use conn::WRITE_HIGH_WATER;
 pub use tls::{TlsConfig, TlsError, TlsFiles};
 
-/// Severity of a log message the socket layer reports.
+/// Severity of a log message the socket layer reports, most severe first (so `a < b` means `a`
+/// is more severe), with the meanings of gearmand's levels of the same names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
     /// Something failed.
     Error,
-    /// Something a peer did wrong.
+    /// Something a peer did wrong (the connection is closed).
     Warning,
-    /// Listeners opened and closed.
+    /// A listener opened. A host that reports its listeners itself may skip these.
+    Notice,
+    /// Informational.
     Info,
+    /// One line per connection: connects, disconnects and protocol errors, with the peer's
+    /// address. Formatted only when [`NetConfig::log_level`] asks for them.
+    Debug,
 }
 
 /// Where log messages go. The library installs no global logger: the host decides.
@@ -78,6 +84,9 @@ pub struct NetConfig {
     pub version: String,
     /// Log sink; `None` = silent.
     pub log: Option<LogSink>,
+    /// The most verbose level the sink is called with (default `Info`): messages past it are
+    /// never formatted, which matters for the per-connection `Debug` lines.
+    pub log_level: LogLevel,
     /// How long a GRAB_JOB that finds no job waits for one before answering NO_JOB. A busy
     /// worker then gets its next job in the GRAB's answer instead of going through NO_JOB,
     /// PRE_SLEEP, NOOP and GRAB again: four packets and two wake-ups fewer per job. The worker is
@@ -128,6 +137,7 @@ impl Default for NetConfig {
             verbose: "ERROR".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             log: None,
+            log_level: LogLevel::Info,
             grab_hold: Duration::from_millis(2),
             busy_poll: Duration::from_micros(50),
             max_partial_total: 256 << 20,
@@ -177,9 +187,16 @@ pub(crate) struct NetShared {
 
 impl NetShared {
     fn log(&self, level: LogLevel, msg: &str) {
+        if level > self.config.log_level {
+            return;
+        }
         if let Some(l) = &self.config.log {
             l(level, msg);
         }
+    }
+    /// Whether messages of `level` reach the sink (to skip formatting them otherwise).
+    fn logs(&self, level: LogLevel) -> bool {
+        self.config.log.is_some() && level <= self.config.log_level
     }
     fn request_shutdown(&self, graceful: bool) {
         let r = if graceful {
@@ -203,7 +220,12 @@ struct ListenerEntry {
     unix_path: Option<PathBuf>,
 }
 
-/// A running socket layer over one [`Server`].
+/// A running socket layer over one [`Server`]: its I/O threads, listeners and connections.
+///
+/// Keep it for as long as the server should be reachable: dropping it closes every listener and
+/// connection at once ([`Network::shutdown`] lets connections finish first). The [`Server`] and
+/// its in-process handles live on without it.
+#[must_use = "dropping the Network closes its listeners and connections at once"]
 pub struct Network {
     server: Server,
     rt: Option<tokio::runtime::Runtime>,
@@ -320,7 +342,7 @@ impl Network {
         let what = if tls.is_some() { " (TLS)" } else { "" };
         let id = self.spawn_listener(Accept::Tcp(listener), tls, None);
         self.shared
-            .log(LogLevel::Info, &format!("listening on {local}{what}"));
+            .log(LogLevel::Notice, &format!("listening on {local}{what}"));
         Ok((id, local))
     }
 
@@ -355,7 +377,7 @@ impl Network {
         let listener = tokio::net::UnixListener::from_std(std_listener)?;
         let id = self.spawn_listener(Accept::Unix(listener), None, Some(path.to_path_buf()));
         self.shared.log(
-            LogLevel::Info,
+            LogLevel::Notice,
             &format!("listening on unix:{}", path.display()),
         );
         Ok(id)
@@ -599,6 +621,11 @@ async fn accept_loop(listener: Listening, server: Server, net: Arc<NetShared>, s
             (_, Some(_)) => crate::core::Transport::Tls,
             _ => crate::core::Transport::Tcp,
         };
+        // With the port: an operator matches these lines against the peer's own logs.
+        let peer_addr: Arc<str> = match addr {
+            Some(a) => a.to_string().into(),
+            None => "unix".into(),
+        };
         let info = PeerInfo {
             fd: fd.into(),
             addr: peer,
@@ -614,9 +641,13 @@ async fn accept_loop(listener: Listening, server: Server, net: Arc<NetShared>, s
                 None => allow.allows_unix(),
             },
         };
+        if net.logs(LogLevel::Debug) {
+            net.log(LogLevel::Debug, &format!("connect from {peer_addr}"));
+        }
         let c = handler::Peer {
             server: server.clone(),
             session,
+            peer: peer_addr.clone(),
             net: net.clone(),
             local_peer,
             admin_allowed,
@@ -638,6 +669,9 @@ async fn accept_loop(listener: Listening, server: Server, net: Arc<NetShared>, s
             match stream {
                 Some(stream) => conn::run(stream, c, net2.clone()).await,
                 None => drop(c),
+            }
+            if net2.logs(LogLevel::Debug) {
+                net2.log(LogLevel::Debug, &format!("disconnect from {peer_addr}"));
             }
             net2.connections.fetch_sub(1, Ordering::SeqCst);
             net2.conn_done.notify_waiters();

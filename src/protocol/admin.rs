@@ -1,8 +1,8 @@
-//! The admin text protocol (PROTOCOL.md section 3): parsing one line into a command, and writing
+//! The admin text protocol (docs/protocol.md section 3): parsing one line into a command, and writing
 //! replies byte-for-byte as gearmand 1.1.20 does, because gearadmin and existing exporters parse
 //! them.
 //!
-//! Facts seen on gearmand 1.1.20 while writing this module (not in PROTOCOL.md before):
+//! Facts seen on gearmand 1.1.20 while writing this module (not in docs/protocol.md before):
 //!
 //! * Splitting: the line is cut at each single space; after a cut, a run of spaces is skipped. So
 //!   a leading space gives an empty first word, and a trailing space gives an empty last word
@@ -118,7 +118,7 @@ pub enum AdminCommand<'a> {
     },
     /// `create function NAME`. `None` (missing or empty name, or a second word other than
     /// `function`) is answered with INVALID_ARGUMENTS. gearmand takes the name's length minus 2,
-    /// right only for CRLF lines; gearlet takes the name as typed (PROTOCOL.md 4.8).
+    /// right only for CRLF lines; gearlet takes the name as typed (docs/protocol.md 4.8).
     CreateFunction {
         /// The function name.
         name: Option<&'a [u8]>,
@@ -136,7 +136,7 @@ pub enum AdminCommand<'a> {
     Verbose,
     /// `version`: reply with [`write_version`].
     Version,
-    /// `shutdown` or `shutdown graceful`; refused unless enabled (PROTOCOL.md 4.8). Other forms are
+    /// `shutdown` or `shutdown graceful`; refused unless enabled (docs/protocol.md 4.8). Other forms are
     /// `Unknown`, which is what gearmand 1.1.20 answers for every form.
     Shutdown {
         /// `shutdown graceful`: stop accepting work, finish what runs.

@@ -8,7 +8,7 @@
 //!
 //! Nothing in this module panics on any input: every slice access is checked, every length is
 //! validated against a named bound before anything is allocated. Wire facts and gearmand's quirks
-//! are in `shared/PROTOCOL.md`; facts first seen while writing this module are recorded in comments
+//! are in `docs/protocol.md`; facts first seen while writing this module are recorded in comments
 //! marked "seen on gearmand 1.1.20".
 
 pub mod admin;

@@ -3,7 +3,7 @@
 use super::{Store, StoreError, StoreKey, StoredJob};
 use crate::core::journal::{Journal, Op, Outcome, Read, Snapshot, Take};
 use crate::core::server::Restore;
-use crate::core::{Server, StoreStats};
+use crate::core::{CoreEvent, Server, StoreStats};
 use crate::sync::{spawn_named, Arc, JoinHandle, Ordering};
 
 use std::time::{Duration, Instant};
@@ -172,12 +172,13 @@ fn run(server: &Server, journal: &Journal, mut store: Box<dyn Store>) -> Box<dyn
     let mut snaps: Vec<Snapshot> = Vec::new();
     let interval = store.poll_interval();
     let mut next_poll = interval.map(|i| Instant::now() + i);
+    let mut health = Health::default();
     loop {
         match journal.take_until(&mut ops, next_poll) {
             Take::Closed => break,
             Take::Ops => {}
             Take::Timeout => {
-                poll(inner, store.as_mut());
+                health.record(inner, poll(inner, store.as_mut()));
                 next_poll = interval.map(|i| Instant::now() + i);
                 continue;
             }
@@ -200,6 +201,7 @@ fn run(server: &Server, journal: &Journal, mut store: Box<dyn Store>) -> Box<dyn
             });
         }
         let res = write_batch(store.as_mut(), &ops, &outcomes, &snaps);
+        health.record(inner, res.as_ref().map(|_| ()).map_err(|e| e.to_string()));
         let err = match res {
             Ok(()) => None,
             Err(e) => {
@@ -228,7 +230,7 @@ fn run(server: &Server, journal: &Journal, mut store: Box<dyn Store>) -> Box<dyn
         }
         // A busy server still renews its lease: the poll is due whatever the batches do.
         if next_poll.is_some_and(|t| Instant::now() >= t) {
-            poll(inner, store.as_mut());
+            health.record(inner, poll(inner, store.as_mut()));
             next_poll = interval.map(|i| Instant::now() + i);
         }
     }
@@ -239,12 +241,39 @@ fn run(server: &Server, journal: &Journal, mut store: Box<dyn Store>) -> Box<dyn
 /// The store's periodic work, between batches (so no add of this server is in flight): jobs
 /// it adopts are queued as at start, with their rows' keys, so that they are removed when they
 /// finish.
-/// A failed poll is the store's to report (it keeps its own state, e.g. a connection to open
-/// again); the next one comes at the next interval.
-fn poll(inner: &crate::core::server::Inner, store: &mut dyn Store) {
-    let _ = store.poll(&mut |job| {
-        let _ = inner.restore(restore_of(&job));
-    });
+/// A failed poll is reported (through [`Health`]) and tried again at the next interval; the
+/// store keeps its own state, e.g. a connection to open again.
+fn poll(inner: &crate::core::server::Inner, store: &mut dyn Store) -> Result<(), String> {
+    store
+        .poll(&mut |job| {
+            let _ = inner.restore(restore_of(&job));
+        })
+        .map_err(|e| e.to_string())
+}
+
+/// Whether the store is failing, so that the host hears of a failure once when it starts and
+/// once when it ends, not per batch (a database that is down fails a batch every few ms).
+#[derive(Default)]
+struct Health {
+    failures: u64,
+}
+
+impl Health {
+    fn record(&mut self, inner: &crate::core::server::Inner, r: Result<(), String>) {
+        match r {
+            Ok(()) if self.failures > 0 => {
+                let failures = std::mem::take(&mut self.failures);
+                inner.emit(|| CoreEvent::StoreRecovered { failures });
+            }
+            Ok(()) => {}
+            Err(error) => {
+                self.failures += 1;
+                if self.failures == 1 {
+                    inner.emit(|| CoreEvent::StoreFailed { error });
+                }
+            }
+        }
+    }
 }
 
 fn restore_of<'a>(job: &StoredJob<'a>) -> Restore<'a> {

@@ -5,6 +5,7 @@
 #   - api_test, mixed_test, store_test, stats_test and pg_store_test again with AddressSanitizer
 #     (LeakSanitizer on) and UndefinedBehaviorSanitizer, linked with the static library; any
 #     report fails the run;
+#   - the README's C example, extracted from README.md, compiled and run from the build directory;
 #   - the flat header loaded by Python's cffi and PHP's FFI.
 # pg_store_test needs PostgreSQL's server binaries: one private cluster (scripts/pg-cluster.sh)
 # serves all its builds (each run uses tables of its own) and is destroyed on exit. Without the
@@ -76,6 +77,35 @@ for t in api_test mixed_test store_test stats_test pg_store_test; do
     "$CC" "${CFLAGS[@]}" "${SAN[@]}" "${cflags_pc[@]}" "tests/c/$t.c" -o "$bin/$t.asan" "${libs_static[@]}"
     run "$t (ASan+UBSan, static)" "$bin/$t.asan"
 done
+
+# The README's C example, as a reader would build it: the ```c block after the c-example marker,
+# compiled with the shared library's pkg-config flags (which carry the build directory's rpath,
+# so no LD_LIBRARY_PATH), run, and its output compared with the ```text block that follows it.
+readme_block() { # $1: the fence language; the first such block after the marker
+    awk -v lang="$1" '/<!-- c-example/ { on = 1 } on && $0 == "```" lang { inb = 1; next }
+        inb && $0 == "```" { exit } inb { print }' README.md
+}
+readme_block c >"$bin/readme_example.c"
+readme_block text >"$bin/readme_example.expected"
+if [ ! -s "$bin/readme_example.c" ] || [ ! -s "$bin/readme_example.expected" ]; then
+    failed=$((failed + 1))
+    echo "FAIL README C example: no c-example marker with a c and a text block in README.md"
+else
+    run "README C example compiles" "$CC" -std=c99 -Wall -Wextra -Werror "$bin/readme_example.c" \
+        $(pkg-config --cflags --libs gearlet) -o "$bin/readme_example"
+    run "README C example prints its result" env -u LD_LIBRARY_PATH sh -c \
+        '"$1" >"$1.out" && diff -u "$1.expected" "$1.out"' sh "$bin/readme_example"
+    # An install prefix outside the build directory gets no rpath: the program runs with
+    # LD_LIBRARY_PATH (or after ldconfig for a system prefix), as the README says.
+    inst="$(mktemp -d /tmp/gearlet-c-prefix-XXXXXX)"
+    scripts/build-c.sh "$inst" >/dev/null 2>&1
+    run "README C example against an install prefix" env CC="$CC" sh -c '
+        "$CC" -std=c99 -Wall -Wextra -Werror "$1.c" \
+            $(PKG_CONFIG_PATH="$2/lib/pkgconfig" pkg-config --cflags --libs gearlet) -o "$1.inst" &&
+        LD_LIBRARY_PATH="$2/lib" "$1.inst" >"$1.out" && diff -u "$1.expected" "$1.out"
+    ' sh "$bin/readme_example" "$inst"
+    rm -rf "$inst"
+fi
 
 version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)"
 run "flat header in Python cffi" python3 tests/c/ffi_smoke.py include/gearlet_ffi.h "$prefix/lib/libgearlet.so" "$version"

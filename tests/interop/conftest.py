@@ -6,7 +6,7 @@ Servers:
     If GEARLET_BIN is unset the fixture FAILS (on purpose: no silent skip).
     If GEARLET_STANDIN=gearmand, the ``gearlet`` fixture starts gearmand instead, so the whole
     suite can be validated before gearlet exists; unix-socket tests then skip, and scenarios
-    where gearlet deliberately differs (PROTOCOL.md section 4) are xfail "gearlet-specific decision".
+    where gearlet deliberately differs (docs/protocol.md section 4) are xfail "gearlet-specific decision".
 
 Readiness = the TCP port accepts a connection (poll-connect with a deadline). Every server and
 every helper process is killed at teardown, also on failure.

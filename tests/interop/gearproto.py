@@ -2,7 +2,7 @@
 
 Encodes request packets, reads exactly one binary packet or one admin line (or an
 admin list ending in ".\\n") with a timeout, and decodes responses into
-``(type name, [args])`` using the per-type field counts of /work/shared/PROTOCOL.md
+``(type name, [args])`` using the per-type field counts of /work/docs/protocol.md
 section 2 (the libgearman command table).
 
 Every read here has a deadline; nothing blocks forever.

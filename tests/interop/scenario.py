@@ -7,7 +7,7 @@ lines; getpid/version reduced to their shape) so that two servers' transcripts c
 
 Expectations written in a scenario are in normalised form and are checked on every server.
 A step with ``only="gearmand"`` or ``only="gearlet"`` runs on that kind alone and is left out of
-the transcript comparison: that is how a documented gearlet deviation (PROTOCOL.md section 4) is
+the transcript comparison: that is how a documented gearlet deviation (docs/protocol.md section 4) is
 spelled out.
 """
 
@@ -144,7 +144,7 @@ class Scenario:
     name: str
     steps: list
     flags: tuple = ()
-    deviation: Optional[str] = None  # PROTOCOL.md section 4 point where gearlet differs
+    deviation: Optional[str] = None  # docs/protocol.md section 4 point where gearlet differs
     doc: str = ""
     marks: tuple = field(default_factory=tuple)
 

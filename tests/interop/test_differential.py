@@ -4,7 +4,7 @@ Each scenario (data, below) is run on a fresh gearmand and on a fresh gearlet. E
 scenario (normalised: handles H1, H2... by first appearance, `workers` fds as FD, hash-ordered lists
 sorted) are asserted on both, and every observation of the steps common to both kinds must be equal.
 
-Where PROTOCOL.md section 4 says gearlet deliberately differs, the scenario carries
+Where docs/protocol.md section 4 says gearlet deliberately differs, the scenario carries
 ``deviation="§4.N ..."`` and spells out both behaviours with ``only="gearmand"`` / ``only="gearlet"``
 steps. Under GEARLET_STANDIN=gearmand those scenarios' gearlet half is an expected failure
 (strict: if the stand-in passed it, the scenario would not distinguish anything).
@@ -205,7 +205,7 @@ SCENARIOS = [
         recv("c", "WORK_STATUS", "H1", "4294967295", "4294967295"),
         send("o", "GET_STATUS", V("h")),
         recv("o", "STATUS_RES", "H1", "1", "1", "4294967295", "4294967295"),
-        # PROTOCOL.md is silent on the width: gearmand relays WORK_STATUS verbatim but stores the
+        # docs/protocol.md is silent on the width: gearmand relays WORK_STATUS verbatim but stores the
         # numbers as uint32, so GET_STATUS answers them modulo 2**32. Not compared for gearlet.
         send("w", "WORK_STATUS", V("h"), "12345678901", "99999999999"), barrier("w"),
         recv("c", "WORK_STATUS", "H1", "12345678901", "99999999999"),
@@ -254,7 +254,7 @@ SCENARIOS = [
         recv("w", "JOB_ASSIGN", "H1", "we", "x", save="h"),
         send("w", "WORK_EXCEPTION", V("h"), b"boom\0!"), barrier("w"),
         recv("c1", "WORK_EXCEPTION", "H1", b"boom\0!"),
-        # gearmand's converted fail carries a trailing NUL (PROTOCOL.md #14) that makes Perl's
+        # gearmand's converted fail carries a trailing NUL (docs/protocol.md #14) that makes Perl's
         # Gearman::Client croak ("work_fail for unknown handle"); gearlet sends the plain handle.
         recv("c2", "WORK_FAIL", b"H1\0", only="gearmand"),
         recv("c2", "WORK_FAIL", b"H1", only="gearlet"),
@@ -285,7 +285,7 @@ SCENARIOS = [
         recv("w", "JOB_ASSIGN_UNIQ", "H1", "rp", "ru", "payload"),
     ]),
     # §4.7: too few NUL separators: gearmand stalls, then closes the connection when more bytes
-    # arrive; gearlet answers ERROR (code not fixed by PROTOCOL.md) and keeps the stream in sync.
+    # arrive; gearlet answers ERROR (code not fixed by docs/protocol.md) and keeps the stream in sync.
     Scenario("too_few_fields", [
         send("c", "SUBMIT_JOB", "onlyfunc"),
         quiet("c", only="gearmand"),
@@ -468,7 +468,7 @@ SCENARIOS = [
         line("a", "cancel job\n"), reply("a", "ERR UNKNOWN_COMMAND Unknown+server+commandcancel\r\n"),
         line("a", "CANCEL JOB H:nope:9\r\n"), reply("a", "ERR UNKNOWN_JOB\r\n"),
     ]),
-    # PROTOCOL.md is silent here: gearmand refuses to cancel a background job that no client waits
+    # docs/protocol.md is silent here: gearmand refuses to cancel a background job that no client waits
     # for (ERR UNKNOWN_JOB) although it exists.
     Scenario("cancel_background_job", [
         send("c", "SUBMIT_JOB_BG", "cb", "", "x"), recv("c", "JOB_CREATED", "H1", save="h"),
@@ -481,7 +481,7 @@ SCENARIOS = [
         send("w", "CAN_DO", "cb"), send("w", "GRAB_JOB"), recv("w", "NO_JOB"),
         admin("status", "cb\t0\t0\t1\n.\n"), admin("show jobs", EMPTY),
     ], deviation="§4.11 cancelled jobs leave counts at once"),
-    # PROTOCOL.md is silent: cancelling the same queued job twice answers OK twice and sends the
+    # docs/protocol.md is silent: cancelling the same queued job twice answers OK twice and sends the
     # client WORK_FAIL twice (gearmand). gearlet: the job is gone after the first cancel (§4.11).
     Scenario("cancel_job_twice", [
         send("c", "SUBMIT_JOB", "c2", "", "x"), recv("c", "JOB_CREATED", "H1", save="h"),
@@ -492,7 +492,7 @@ SCENARIOS = [
         recv("c", "WORK_FAIL", "H1", only="gearmand"),
         barrier("c"),
     ], deviation="§4.11 a cancelled job is gone at once"),
-    # PROTOCOL.md is silent: gearmand answers OK to cancelling a RUNNING job and sends WORK_FAIL to
+    # docs/protocol.md is silent: gearmand answers OK to cancelling a RUNNING job and sends WORK_FAIL to
     # its clients at once; the job stays counted as running (IGNORED=1) until the worker's
     # WORK_COMPLETE, which is then ALSO relayed to the client (WORK_FAIL followed by WORK_COMPLETE).
     Scenario("cancel_running_job", [
@@ -613,7 +613,7 @@ SCENARIOS = [
         reply("a", "ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+drop\r\n"),
         admin("status", "dw\t0\t0\t1\n.\n"),
     ]),
-    # PROTOCOL.md is silent on both: CANT_DO by a worker holding a job of that function puts the
+    # docs/protocol.md is silent on both: CANT_DO by a worker holding a job of that function puts the
     # job back in the queue (retries + 1) and the worker loses it; `drop function` then succeeds
     # although a job is queued, and the job stays in `show jobs`, orphaned.
     Scenario("cant_do_while_holding_job_then_drop_function", [
@@ -692,7 +692,7 @@ def test_scenario_names_unique():
 
 
 def test_every_packet_type_is_exercised():
-    """Every type of PROTOCOL.md §2 is sent (as a request) or expected in some scenario."""
+    """Every type of docs/protocol.md §2 is sent (as a request) or expected in some scenario."""
     import gearproto
     sent = set()
     for s in SCENARIOS:

@@ -57,9 +57,17 @@ impl Inner {
         std::mem::take(&mut js.bytes)
     }
 
+    /// Reports an event to the host's hook, if any. Callers hold no core lock.
+    pub(crate) fn emit(&self, ev: impl FnOnce() -> CoreEvent) {
+        if let Some(h) = &self.config.events {
+            (h.0)(&ev());
+        }
+    }
+
     /// A worker lost a job (it went away, or the ability timeout expired): back to the front of
-    /// its queue, or failed if it ran out of attempts.
-    pub(super) fn requeue_or_fail(&self, s: &Arc<SessionShared>, job: &Arc<Job>) {
+    /// its queue, or failed if it ran out of attempts. Returns `None` if the worker no longer
+    /// held it, else whether it failed.
+    pub(super) fn requeue_or_fail(&self, s: &Arc<SessionShared>, job: &Arc<Job>) -> Option<bool> {
         let f = &job.func;
         let mut wakers = Vec::new();
         let mut old = Bytes::new();
@@ -70,7 +78,7 @@ impl Inner {
             if job.phase() != Phase::Running
                 || !js.worker.as_ref().is_some_and(|w| Arc::ptr_eq(w, s))
             {
-                return;
+                return None;
             }
             st.running -= 1;
             self.run_ended(&st);
@@ -104,13 +112,17 @@ impl Inner {
             self.evict_idle();
         }
         wake_all(wakers);
+        Some(failed)
     }
 
-    /// An in-process worker dropped a job unfinished: treated as a lost attempt.
-    pub(crate) fn release(&self, s: &Arc<SessionShared>, job: &Arc<Job>) {
+    /// An in-process worker dropped a job unfinished: treated as a lost attempt. Returns what
+    /// [`Inner::requeue_or_fail`] did.
+    pub(crate) fn release(&self, s: &Arc<SessionShared>, job: &Arc<Job>) -> Option<bool> {
         let removed = s.worker.lock().held.remove(job);
         if removed {
-            self.requeue_or_fail(s, job);
+            self.requeue_or_fail(s, job)
+        } else {
+            None
         }
     }
 
@@ -160,8 +172,23 @@ impl Inner {
         for a in abilities {
             self.forget_ability(s, &a.func);
         }
+        let (mut requeued, mut failed) = (Vec::new(), Vec::new());
         for job in held {
-            self.requeue_or_fail(s, &job);
+            if let Some(f) = self.requeue_or_fail(s, &job) {
+                let counts: &mut Vec<(String, usize)> = if f { &mut failed } else { &mut requeued };
+                let name = String::from_utf8_lossy(&job.func.name);
+                match counts.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, c)) => *c += 1,
+                    None => counts.push((name.into_owned(), 1)),
+                }
+            }
+        }
+        if !requeued.is_empty() || !failed.is_empty() {
+            self.emit(|| CoreEvent::WorkerLost {
+                peer: s.info.lock().0.addr.clone(),
+                requeued,
+                failed,
+            });
         }
         let waiting = std::mem::take(&mut *s.waiting.lock());
         for job in waiting.values() {

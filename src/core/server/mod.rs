@@ -7,7 +7,7 @@
 //! the timer thread), `schedule.rs` (recurring jobs), `views.rs` (status views) and `admin.rs`
 //! (admin operations and reset).
 
-use super::config::{Config, MAX_FUNCTION_NAME, MAX_REDUCER, MAX_UNIQUE};
+use super::config::{Config, CoreEvent, MAX_FUNCTION_NAME, MAX_REDUCER, MAX_UNIQUE};
 use super::function::{FuncState, Function};
 use super::job::{atoi_u32, Event, Job, JobState, JobStatus, Phase, Priority, WorkEvent};
 use super::journal::{FnName, Journal, Record, Stored};
@@ -497,7 +497,9 @@ impl Server {
         format!("{}:{}", self.inner.prefix, job)
     }
 
-    /// Appends the handle of job number `job` to `out` without allocating a String.
+    /// Appends the handle of job number `job` to `out` without allocating a String (the socket
+    /// layer's encoder; [`Server::handle`] is the same text as a String).
+    #[doc(hidden)]
     pub fn write_handle(&self, out: &mut Vec<u8>, job: u64) {
         out.extend_from_slice(self.inner.prefix.as_bytes());
         out.push(b':');
@@ -510,6 +512,9 @@ impl Server {
     }
 
     /// Opens a session: the core's view of one peer (a connection, or an in-process handle).
+    ///
+    /// Advanced: for a transport of your own. The socket layer (`net`), the C ABI and
+    /// [`Server::client`]/[`Server::worker`] are built on sessions; an application uses those.
     /// Counted as an in-process session in [`Server::stats`].
     pub fn session(&self, info: PeerInfo) -> Result<Session> {
         self.session_via(info, Transport::InProcess)

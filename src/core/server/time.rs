@@ -105,14 +105,25 @@ impl Inner {
             js.worker.clone()
         };
         if let Some(worker) = worker {
-            self.release(&worker, job);
+            if let Some(failed) = self.release(&worker, job) {
+                self.emit(|| CoreEvent::JobTimedOut {
+                    peer: worker.info.lock().0.addr.clone(),
+                    function: String::from_utf8_lossy(&job.func.name).into_owned(),
+                    handle: format!("{}:{}", self.prefix, job.id),
+                    failed,
+                });
+            }
         }
     }
 }
 
 impl Server {
     /// Runs every due timer (epoch jobs, ability timeouts, schedules) and returns the next
-    /// deadline. Only needed when `Config::timer_thread` is false.
+    /// deadline.
+    ///
+    /// Advanced, as are [`Server::set_timer_driver`] and [`Server::next_deadline`]: only a host
+    /// that turned `Config::timer_thread` off and drives time itself needs them (the socket layer
+    /// does so on its runtime).
     pub fn run_timers(&self) -> Result<Option<Instant>> {
         self.check()?;
         Ok(self.inner.run_timers())

@@ -186,7 +186,7 @@ pub fn encode_job_assign_uniq(
     encode(out, Magic::Res, PacketType::JobAssignUniq, &args);
 }
 
-/// JOB_ASSIGN_ALL, the answer to GRAB_JOB_ALL for a job with a reducer (PROTOCOL.md 4.1).
+/// JOB_ASSIGN_ALL, the answer to GRAB_JOB_ALL for a job with a reducer (docs/protocol.md 4.1).
 pub fn encode_job_assign_all(
     out: &mut Vec<u8>,
     handle: &[u8],

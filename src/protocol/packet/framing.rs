@@ -14,7 +14,7 @@ pub const RES_MAGIC: [u8; 4] = *b"\0RES";
 
 /// Default bound on a packet's declared data length. Gearman defines no maximum, so without one a
 /// single 12-byte header could make the server allocate 4 GiB; 64 MiB is far above any payload
-/// seen in practice and is configurable (PROTOCOL.md 4.7).
+/// seen in practice and is configurable (docs/protocol.md 4.7).
 pub const DEFAULT_MAX_PACKET: u32 = 64 << 20;
 
 /// Largest `max_packet` that [`check`] honours; larger values are clamped to it.
@@ -70,7 +70,7 @@ pub enum Check {
         line_len: usize,
     },
     /// The header declares more data than `max_packet`: reply ERROR and close, having allocated
-    /// nothing (PROTOCOL.md 4.7).
+    /// nothing (docs/protocol.md 4.7).
     TooLarge {
         /// The length field as sent, for the log.
         declared: u32,
@@ -86,7 +86,7 @@ pub enum Check {
 /// first [`MAX_ADMIN_LINE`] bytes. Separate from parsing so that partial reads, the normal case,
 /// cost nothing ("check then parse", mini-redis `frame.rs`).
 ///
-/// A leading non-NUL byte means an admin text line (gearmand's rule, PROTOCOL.md section 1).
+/// A leading non-NUL byte means an admin text line (gearmand's rule, docs/protocol.md section 1).
 /// Bad magic is reported as soon as the bytes present cannot begin either magic, so a garbage
 /// peer is dropped before 12 bytes arrive. `max_packet` is clamped to [`MAX_PACKET_LIMIT`].
 pub fn check(buf: &[u8], max_packet: u32) -> Check {
@@ -222,7 +222,7 @@ impl<'a> std::ops::Deref for Args<'a> {
 ///
 /// Returns `None` when there are fewer than `n - 1` NULs (gearmand would wait forever for the
 /// missing separators and then misread the next packet; gearlet answers ERROR instead,
-/// PROTOCOL.md 4.7), or when `n > MAX_ARGS` (no packet type has that many).
+/// docs/protocol.md 4.7), or when `n > MAX_ARGS` (no packet type has that many).
 ///
 /// `n == 0` accepts any data and yields no fields: gearmand consumes and ignores the data of
 /// empty-layout packets (PRE_SLEEP with data `junk`, GRAB_JOB with `junk\0x` are answered normally

@@ -1,7 +1,7 @@
 //! Binary Gearman packets: framing ([`check`], [`parse_raw`]), argument splitting, typed decoding
 //! of requests and responses, and encoding.
 //!
-//! Layout of every packet (PROTOCOL.md section 1): a 12-byte header — magic `\0REQ`/`\0RES`, type
+//! Layout of every packet (docs/protocol.md section 1): a 12-byte header — magic `\0REQ`/`\0RES`, type
 //! (u32 BE), data length (u32 BE) — then the data: a fixed number of fields per type, the first
 //! `n - 1` each terminated by one NUL, the last running to the end of the data (it may contain
 //! NULs: it is the opaque workload).

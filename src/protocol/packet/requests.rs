@@ -24,7 +24,7 @@ pub enum Priority {
 /// core decides what to keep. One variant per request packet; the SUBMIT_JOB family is folded into
 /// [`Request::Submit`] because only priority and detachment differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(missing_docs)] // field names are the protocol's own (PROTOCOL.md section 2)
+#[allow(missing_docs)] // field names are the protocol's own (docs/protocol.md section 2)
 pub enum Request<'a> {
     CanDo {
         func: &'a [u8],
@@ -49,7 +49,7 @@ pub enum Request<'a> {
         epoch: &'a [u8],
         data: &'a [u8],
     },
-    /// Cron-like fields as sent (empty = any); the core validates ranges (PROTOCOL.md 4.6).
+    /// Cron-like fields as sent (empty = any); the core validates ranges (docs/protocol.md 4.6).
     SubmitSched {
         func: &'a [u8],
         unique: &'a [u8],
@@ -60,7 +60,7 @@ pub enum Request<'a> {
         wday: &'a [u8],
         data: &'a [u8],
     },
-    /// SUBMIT_REDUCE_JOB(_BACKGROUND) in libgearman's 5-field wire form (PROTOCOL.md 4.1).
+    /// SUBMIT_REDUCE_JOB(_BACKGROUND) in libgearman's 5-field wire form (docs/protocol.md 4.1).
     SubmitReduce {
         func: &'a [u8],
         unique: &'a [u8],
@@ -89,7 +89,7 @@ pub enum Request<'a> {
     SetClientId {
         id: &'a [u8],
     },
-    /// `timeout` as sent; decimal milliseconds per PROTOCOL.md 4.3 (see [`Request::timeout_ms`]).
+    /// `timeout` as sent; decimal milliseconds per docs/protocol.md 4.3 (see [`Request::timeout_ms`]).
     CanDoTimeout {
         func: &'a [u8],
         timeout: &'a [u8],
@@ -112,7 +112,7 @@ impl Request<'_> {
     }
 
     /// CAN_DO_TIMEOUT's timeout in milliseconds, strictly parsed; `None` for other requests or a
-    /// malformed value (some client libraries send 4 binary bytes, PROTOCOL.md section 2).
+    /// malformed value (some client libraries send 4 binary bytes, docs/protocol.md section 2).
     pub fn timeout_ms(&self) -> Option<u64> {
         match self {
             Request::CanDoTimeout { timeout, .. } => parse_decimal_u64(timeout),

@@ -12,7 +12,7 @@ use super::work::Work;
 /// A packet from the server, borrowed; for gearlet's own clients (tests, load generator) so they
 /// parse with the same code the server encodes with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(missing_docs)] // field names are the protocol's own (PROTOCOL.md section 2)
+#[allow(missing_docs)] // field names are the protocol's own (docs/protocol.md section 2)
 pub enum Response<'a> {
     Noop,
     JobCreated {
@@ -49,7 +49,7 @@ pub enum Response<'a> {
         numerator: &'a [u8],
         denominator: &'a [u8],
     },
-    /// The first field is the unique, as gearmand sends it (PROTOCOL.md 4.2).
+    /// The first field is the unique, as gearmand sends it (docs/protocol.md 4.2).
     StatusResUnique {
         unique: &'a [u8],
         known: bool,

@@ -1,4 +1,4 @@
-//! The one table of packet types (PROTOCOL.md section 2), and [`PacketType`] generated from it.
+//! The one table of packet types (docs/protocol.md section 2), and [`PacketType`] generated from it.
 //!
 //! Every fact about a type is written once, in [`packet_table!`]: its number, its name, its data
 //! layout (which gives the argument count and whether the last argument is an opaque blob), the
@@ -12,7 +12,7 @@
 ///
 /// A row is `NUMBER Variant "NAME" (LAYOUT) DIRECTION { DECODED }`:
 ///
-/// * LAYOUT: the fields in wire order, named as PROTOCOL.md section 2 names them. The first
+/// * LAYOUT: the fields in wire order, named as docs/protocol.md section 2 names them. The first
 ///   `n - 1` end with a NUL, the last runs to the end of the data. A last field written after `;`
 ///   is an opaque blob that may contain NULs (libgearman's "data" flag). The count is what
 ///   gearmand really reads, which differs from the protocol text for SUBMIT_REDUCE_JOB(_BACKGROUND)
@@ -169,7 +169,7 @@ macro_rules! packet_types {
                 }
             }
 
-            /// Number of fields in the data as gearmand really lays them out (PROTOCOL.md
+            /// Number of fields in the data as gearmand really lays them out (docs/protocol.md
             /// section 2), which is what [`split_args`](super::split_args) needs: `n - 1`
             /// NUL-terminated fields then the rest. Differs from the protocol text for
             /// SUBMIT_REDUCE_JOB(_BACKGROUND) (5: libgearman sends an AGGREGATOR field) and
@@ -255,7 +255,7 @@ mod tests {
     }
 
     /// The table against the list it replaced, so a typo in a row cannot change a wire fact:
-    /// every number, name, argument count and direction as PROTOCOL.md section 2 gives them.
+    /// every number, name, argument count and direction as docs/protocol.md section 2 gives them.
     #[test]
     fn table_matches_protocol_section_2() {
         #[rustfmt::skip]

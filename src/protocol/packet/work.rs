@@ -1,6 +1,6 @@
 //! The WORK_* packets, one type for both directions: a worker sends them to the server with
 //! `\0REQ`, and the server relays them to the job's clients with `\0RES` and the same layout
-//! (PROTOCOL.md section 2, direction "both"). [`Request::Work`](super::Request::Work) and
+//! (docs/protocol.md section 2, direction "both"). [`Request::Work`](super::Request::Work) and
 //! [`Response::Work`](super::Response::Work) carry this type, so a relay is a change of magic.
 
 use super::encode::encode;
@@ -10,7 +10,7 @@ use super::types::PacketType;
 /// A WORK_DATA, WORK_WARNING, WORK_STATUS, WORK_COMPLETE, WORK_FAIL or WORK_EXCEPTION packet,
 /// borrowed from the buffer it was decoded from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(missing_docs)] // field names are the protocol's own (PROTOCOL.md section 2)
+#[allow(missing_docs)] // field names are the protocol's own (docs/protocol.md section 2)
 pub enum Work<'a> {
     /// WORK_DATA: a partial result.
     Data { handle: &'a [u8], data: &'a [u8] },

@@ -85,7 +85,7 @@ modes: submit drain mixed sync rss ready wait status
   --engine E          sync: one-thread (default; every peer a task of one epoll loop) or threads
 ";
 
-/// Longest unique we send: gearmand truncates a 64-byte unique (PROTOCOL.md section 1), so a
+/// Longest unique we send: gearmand truncates a 64-byte unique (docs/protocol.md section 1), so a
 /// benchmark that used 64 would measure different coalescing on the two servers.
 const MAX_UNIQUE: usize = 63;
 

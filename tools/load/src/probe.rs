@@ -31,7 +31,7 @@ impl Admin {
         Ok(Admin { rd, wr })
     }
 
-    /// `status`: `FUNC\tTOTAL\tRUNNING\tWORKERS` lines up to `.` (PROTOCOL.md section 3).
+    /// `status`: `FUNC\tTOTAL\tRUNNING\tWORKERS` lines up to `.` (docs/protocol.md section 3).
     pub(crate) fn status(&mut self) -> Res<HashMap<String, FuncStatus>> {
         self.wr.buf.extend_from_slice(b"status\n");
         self.wr.flush()?;

@@ -17,12 +17,15 @@ final class Child
     private array $pipes;
     private string $buffer = '';
 
-    /** @param list<string> $args */
-    public function __construct(string $script, array $args = [], array $env = [])
+    /**
+     * @param list<string> $args
+     * @param ?string $cwd the child's working directory (default: this process's)
+     */
+    public function __construct(string $script, array $args = [], array $env = [], ?string $cwd = null)
     {
         $cmd = array_merge([PHP_BINARY, $script], $args);
         $spec = [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => ['pipe', 'w']];
-        $process = proc_open($cmd, $spec, $pipes, null, $env === [] ? null : array_merge(getenv(), $env));
+        $process = proc_open($cmd, $spec, $pipes, $cwd, $env === [] ? null : array_merge(getenv(), $env));
         if (!is_resource($process)) {
             throw new \RuntimeException("cannot start $script");
         }
