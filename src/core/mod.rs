@@ -48,11 +48,17 @@
 //!
 //! # Locks
 //! Order: session worker state → function → job → session leaves (mailbox, waiting map, wake
-//! origin) and the timer map. Registry shards, job index shards, unique index shards and the
-//! idle-function list are innermost: taken alone or last, nothing locked under them. Two locks
-//! of the same kind are never held at once (functions are locked one at a time, jobs too). No
-//! lock is held while a waker runs or while user code runs; no lock is global to the submit →
-//! grab → complete path (the registry and the indexes are sharded, functions lock separately).
+//! origin) and the timer map. Registry shards, job index shards, unique index shards, the
+//! idle-function list and the retired functions' counters (`Inner::retired`) are innermost:
+//! taken alone or last, nothing locked under them. Two locks of the same kind are never held at
+//! once (functions are locked one at a time, jobs too). No lock is held while a waker runs or
+//! while user code runs; no lock is global to the submit → grab → complete path (the registry and the indexes are sharded, functions lock separately).
+//!
+//! # Statistics
+//! Each function's counters and wait/run histograms (`stats.rs`) sit in its `FuncState` and are
+//! written in the critical sections that change a job's phase, so they always agree with the
+//! phase counters and cost no synchronisation of their own; a job's time stamp (48 bits of µs)
+//! sits in its state's padding. [`Server::stats`] copies them out under each function's lock.
 
 pub(crate) mod admin_stream;
 mod api;
