@@ -52,7 +52,8 @@
 //! idle-function list and the retired functions' counters (`Inner::retired`) are innermost:
 //! taken alone or last, nothing locked under them. Two locks of the same kind are never held at
 //! once (functions are locked one at a time, jobs too). No lock is held while a waker runs or
-//! while user code runs; no lock is global to the submit → grab → complete path (the registry and the indexes are sharded, functions lock separately).
+//! while user code runs; no lock is global to the submit → grab → complete path (the registry
+//! and the indexes are sharded, functions lock separately).
 //!
 //! # Statistics
 //! Each function's counters and wait/run histograms (`stats.rs`) sit in its `FuncState` and are
