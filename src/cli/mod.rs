@@ -8,8 +8,11 @@ pub mod admin;
 pub mod endpoint;
 pub mod serve;
 pub mod submit;
+pub mod tls_client;
 pub mod top;
+pub mod wire;
 pub mod work;
+mod work_job;
 
 /// The whole command line. With no subcommand the flags are the server's (gearmand's), so init
 /// scripts written for gearmand keep working.

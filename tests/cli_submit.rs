@@ -1,0 +1,320 @@
+//! `gearlet submit` run as a user would, against gearlet and the real gearmand, with
+//! `gearlet work` and the `gearman` CLI as workers.
+#![cfg(feature = "cli")]
+
+#[path = "support/cli.rs"]
+mod cli;
+
+use cli::*;
+use std::process::Command;
+
+#[test]
+fn wc_worker_counts_a_file() {
+    for kind in KINDS {
+        let s = start(kind);
+        let _w = worker(&s, "wc", &["--", "wc", "-l"]);
+        let file: String = (0..137).map(|i| format!("line {i}\n")).collect();
+        let out = submit(&s, &["-f", "wc"], file.as_bytes());
+        assert!(out.status.success(), "{kind:?}: {}", out.stderr);
+        assert_eq!(out.stdout, "137\n", "{kind:?}");
+    }
+}
+
+#[test]
+fn reverse_worker_fed_line_by_line_keeps_input_order() {
+    for kind in KINDS {
+        let s = start(kind);
+        // Three workers, so jobs finish out of order while the client keeps its window full.
+        let _w: Vec<Proc> = (0..3).map(|_| worker(&s, "rev", &["--", "rev"])).collect();
+        let lines: Vec<String> = (0..60).map(|i| format!("line {i:02} abc")).collect();
+        let input = lines.join("\n") + "\n";
+        let expect: String = lines
+            .iter()
+            .map(|l| l.chars().rev().collect::<String>() + "\n")
+            .collect();
+
+        let out = submit(&s, &["-n", "--window", "8", "-f", "rev"], input.as_bytes());
+        assert!(out.status.success(), "{kind:?}: {}", out.stderr);
+        assert_eq!(out.stdout, expect, "{kind:?} -n");
+
+        // -N strips the newline: `rev` then prints none either.
+        let out = submit(&s, &["-N", "-f", "rev"], input.as_bytes());
+        assert!(out.status.success(), "{kind:?}: {}", out.stderr);
+        assert_eq!(out.stdout, expect.replace('\n', ""), "{kind:?} -N");
+    }
+}
+
+#[test]
+fn streamed_lines_prefix_and_several_functions() {
+    for kind in KINDS {
+        let s = start(kind);
+        let _up = worker(&s, "up", &["-n", "--", "tr", "a-z", "A-Z"]);
+        let _echo = worker(&s, "echo", &[]);
+        let out = submit(&s, &["-P", "-f", "up", "-f", "echo"], b"x\ny\n");
+        assert!(out.status.success(), "{kind:?}: {}", out.stderr);
+        assert_eq!(out.stdout, "up: X\nY\necho: x\ny\n", "{kind:?}");
+        // Arguments are workloads, one job each (as `gearman -f FUNC a b`).
+        let out = submit(&s, &["-f", "up", "a\n", "b\n"], b"");
+        assert_eq!(out.stdout, "A\nB\n", "{kind:?}");
+    }
+}
+
+#[test]
+fn background_jobs_from_a_pipe_reach_a_worker() {
+    for kind in KINDS {
+        let s = start(kind);
+        let d = tempdir(&format!("bg-{kind:?}"));
+        let log = d.join("log.txt");
+        // The jobs are queued before any worker exists: the client does not wait for them.
+        let out = run(
+            {
+                let mut c = Command::new("sh");
+                c.args([
+                    "-c",
+                    &format!(
+                        "printf 'a\\nb\\n' | {} submit -h {} -n -b -f log",
+                        env!("CARGO_BIN_EXE_gearlet"),
+                        s.addr()
+                    ),
+                ]);
+                c
+            },
+            b"",
+        );
+        assert!(out.status.success(), "{kind:?}: {}", out.stderr);
+        assert_eq!(out.stdout, "");
+        assert_eq!(s.status_of("log").0, 2, "{kind:?}: two jobs queued");
+        let mut w = Proc::spawn({
+            let mut c = gearlet();
+            c.args(["work", "-h", &s.addr(), "-f", "log", "-c", "2", "--"]);
+            c.args(["sh", "-c", &format!("cat >> {}", log.display())]);
+            c
+        });
+        assert!(w.wait().success(), "{kind:?}: {}", w.log_text());
+        let got = std::fs::read_to_string(&log)
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}; worker said {}", w.log_text()));
+        assert_eq!(got, "a\nb\n", "{kind:?}");
+    }
+}
+
+#[test]
+fn fails_over_to_the_next_server_when_one_is_down() {
+    for kind in KINDS {
+        let mut a = start(kind);
+        let down = a.addr();
+        a.stop();
+        let b = start(kind);
+        let _w = worker(&b, "wc", &["--", "wc", "-c"]);
+        let mut c = gearlet();
+        c.args(["submit", "-h", &down, "-h", &b.addr(), "-f", "wc", "hello"]);
+        let out = run(c, b"");
+        assert!(out.status.success(), "{kind:?}: {}", out.stderr);
+        assert_eq!(out.stdout, "5\n", "{kind:?}");
+        // The same list from GEARMAN_SERVERS, libgearman's variable.
+        let mut c = gearlet();
+        c.env("GEARMAN_SERVERS", format!("{down},{}", b.addr()));
+        c.args(["submit", "-f", "wc", "hey"]);
+        let out = run(c, b"");
+        assert_eq!(out.stdout, "3\n", "{kind:?}: {}", out.stderr);
+        // Nothing reachable: a clear error and a non-zero exit.
+        let mut c = gearlet();
+        c.args(["submit", "-h", &down, "-f", "wc", "x"]);
+        let out = run(c, b"");
+        assert_eq!(out.status.code(), Some(1));
+        assert!(out.stderr.contains("no server reachable"), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn a_failing_command_makes_the_client_exit_non_zero_with_the_reason() {
+    for kind in KINDS {
+        let s = start(kind);
+        let w = worker(
+            &s,
+            "fails",
+            &[
+                "--",
+                "sh",
+                "-c",
+                "cat >/dev/null; echo 'disk on fire' >&2; exit 3",
+            ],
+        );
+        let out = submit(&s, &["-f", "fails"], b"data");
+        assert_eq!(out.status.code(), Some(1), "{kind:?}");
+        assert_eq!(out.stdout, "");
+        assert!(
+            out.stderr.contains("disk on fire"),
+            "{kind:?}: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("exit status: 3"),
+            "{kind:?}: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("the job failed"),
+            "{kind:?}: {}",
+            out.stderr
+        );
+        wait_for("the worker's log line", || {
+            w.log_text().contains("disk on fire")
+        });
+    }
+}
+
+#[test]
+fn an_exception_reaches_the_client_because_it_asks_for_them() {
+    use std::io::{Read, Write};
+    for kind in KINDS {
+        let s = start(kind);
+        // A raw worker that answers with WORK_EXCEPTION.
+        let mut w = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        w.set_read_timeout(Some(T)).unwrap();
+        let pkt = |t: u32, data: &[u8]| {
+            let mut v = b"\0REQ".to_vec();
+            v.extend_from_slice(&t.to_be_bytes());
+            v.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            v.extend_from_slice(data);
+            v
+        };
+        w.write_all(&pkt(1, b"boom")).unwrap();
+        s.wait_workers("boom", 1);
+        let addr = s.addr();
+        let client = std::thread::spawn(move || {
+            let mut c = gearlet();
+            c.args(["submit", "-h", &addr, "-f", "boom", "x"]);
+            run(c, b"")
+        });
+        wait_for("the job queued", || s.status_of("boom").0 == 1);
+        w.write_all(&pkt(9, b"")).unwrap(); // GRAB_JOB
+        let mut hdr = [0u8; 12];
+        w.read_exact(&mut hdr).unwrap();
+        let len = u32::from_be_bytes(hdr[8..12].try_into().unwrap()) as usize;
+        let mut body = vec![0; len];
+        w.read_exact(&mut body).unwrap();
+        assert_eq!(
+            u32::from_be_bytes(hdr[4..8].try_into().unwrap()),
+            11,
+            "JOB_ASSIGN"
+        );
+        let handle = body.split(|&b| b == 0).next().unwrap().to_vec();
+        let mut data = handle.clone();
+        data.push(0);
+        data.extend_from_slice(b"out of cheese");
+        w.write_all(&pkt(25, &data)).unwrap(); // WORK_EXCEPTION
+        let out = client.join().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{kind:?}");
+        assert!(
+            out.stderr.contains("exception: out of cheese"),
+            "{kind:?}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn timeout_gives_up_on_a_job_nobody_runs() {
+    for kind in KINDS {
+        let s = start(kind);
+        let out = submit(&s, &["-t", "300", "-f", "nobody", "x"], b"");
+        assert_eq!(out.status.code(), Some(1), "{kind:?}");
+        assert!(out.stderr.contains("timed out"), "{kind:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn bad_flags_are_refused_with_a_message() {
+    let out = run(
+        {
+            let mut c = gearlet();
+            c.args(["submit", "-h", "127.0.0.1:1", "x"]);
+            c
+        },
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stderr.contains("--function"), "{}", out.stderr);
+    let out = run(
+        {
+            let mut c = gearlet();
+            c.args(["submit", "--help"]);
+            c
+        },
+        b"",
+    );
+    assert!(out.status.success());
+    assert!(out.stdout.contains("Examples:"), "{}", out.stdout);
+}
+
+#[test]
+fn unix_socket_server_address() {
+    let d = tempdir("unix");
+    let sock = d.join("g.sock");
+    let s = start_gearlet(&["--unix", sock.to_str().unwrap()]);
+    let sock = sock.to_str().unwrap();
+    let mut w = Proc::spawn({
+        let mut c = gearlet();
+        c.args(["work", "-h", sock, "-f", "wc", "-c", "1", "--", "wc", "-w"]);
+        c
+    });
+    s.wait_workers("wc", 1);
+    let mut c = gearlet();
+    c.args(["submit", "-h", sock, "-f", "wc", "one two three"]);
+    let out = run(c, b"");
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(out.stdout, "3\n");
+    assert!(w.wait().success());
+}
+
+#[test]
+fn submit_to_a_gearman_cli_worker() {
+    for kind in KINDS {
+        let s = start(kind);
+        let _w = Proc::spawn({
+            let mut c = Command::new("gearman");
+            c.args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &s.port.to_string(),
+                "-w",
+                "-f",
+                "rev",
+            ]);
+            c.args(["--", "rev"]);
+            c
+        });
+        s.wait_workers("rev", 1);
+        let out = submit(&s, &["-n", "-f", "rev"], b"abc\nhello\n");
+        assert!(out.status.success(), "{kind:?}: {}", out.stderr);
+        assert_eq!(out.stdout, "cba\nolleh\n", "{kind:?}");
+    }
+}
+
+#[test]
+fn gearman_cli_client_to_gearlet_work() {
+    for kind in KINDS {
+        let s = start(kind);
+        let _w = worker(&s, "wc", &["--", "wc", "-l"]);
+        let mut c = Command::new("gearman");
+        c.args(["-h", "127.0.0.1", "-p", &s.port.to_string(), "-f", "wc"]);
+        let out = run(c, b"1\n2\n3\n");
+        assert!(out.status.success(), "{kind:?}: {}", out.stderr);
+        assert_eq!(out.stdout, "3\n", "{kind:?}");
+        // gearman -n: one job per line, each streamed back.
+        let _r = worker(&s, "rev", &["-n", "--", "rev"]);
+        let mut c = Command::new("gearman");
+        c.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &s.port.to_string(),
+            "-n",
+            "-f",
+            "rev",
+        ]);
+        let out = run(c, b"ab\ncd\n");
+        assert_eq!(out.stdout, "ba\ndc\n", "{kind:?}: {}", out.stderr);
+    }
+}
