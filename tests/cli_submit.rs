@@ -318,3 +318,26 @@ fn gearman_cli_client_to_gearlet_work() {
         assert_eq!(out.stdout, "ba\ndc\n", "{kind:?}: {}", out.stderr);
     }
 }
+
+/// Regression: with stdin a small file, the line reader reached the end before the main loop had
+/// taken its lines, and the client exited at once, printing nothing, with status 0.
+#[test]
+fn line_mode_submits_every_line_when_input_ends_at_once() {
+    let s = start_gearlet(&[]);
+    let _w = worker(&s, "wc", &["--", "wc", "-c"]);
+    let d = tempdir("eof");
+    let input = d.join("in.txt");
+    std::fs::write(&input, "a\nbb\n\nccc\n").unwrap();
+    for _ in 0..20 {
+        let mut c = gearlet();
+        c.args(["submit", "-h", &s.addr(), "-n", "-f", "wc"]);
+        c.stdin(std::fs::File::open(&input).unwrap());
+        let out = c.output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "2\n3\n1\n4\n");
+    }
+    // Empty input: no job, success.
+    let out = submit(&s, &["-n", "-f", "wc"], b"");
+    assert!(out.status.success());
+    assert_eq!(out.stdout, "");
+}

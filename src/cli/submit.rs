@@ -277,13 +277,10 @@ impl Session {
         loop {
             self.fill()?;
             self.flush_done()?;
-            let waiting_input =
-                matches!(self.source, Source::Lines { requested, .. } if requested > 0);
-            if self.jobs.is_empty() && !waiting_input {
-                if matches!(self.source, Source::Finished) {
-                    return Ok(());
-                }
-                continue;
+            // With lines still to come, wait for them even with no job in flight: the reader
+            // thread always ends with Line(None) or InputError.
+            if self.jobs.is_empty() && matches!(self.source, Source::Finished) {
+                return Ok(());
             }
             let ev = match (self.timeout, self.jobs.is_empty()) {
                 (Some(t), false) => match rx.recv_timeout(t) {
@@ -335,7 +332,8 @@ impl Session {
                 Source::Finished => return Ok(()),
                 Source::Lines { credit, requested } => {
                     if credit.send(()).is_err() {
-                        self.source = Source::Finished;
+                        // The reader reached the end of input; its Line(None) is still in the
+                        // channel, behind the lines it read: those must be submitted first.
                         return Ok(());
                     }
                     *requested += 1;

@@ -137,11 +137,25 @@ pub fn run(args: WorkArgs) -> CmdResult {
     }
     let stop = Arc::new(AtomicBool::new(false));
     // The binary's own handlers (the library registers none): the first signal asks the slots
-    // to finish, a second one while the flag is set exits at once.
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+    // to finish, a second one while the flag is set exits at once. signal-hook's iterator hands
+    // the signal to a thread, where logging is allowed.
+    let sigs = [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT];
+    for sig in sigs {
         signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))?;
-        signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
+    let mut signals = signal_hook::iterator::Signals::new(sigs)?;
+    let flag = Arc::clone(&stop);
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            let name = if sig == signal_hook::consts::SIGTERM {
+                "SIGTERM"
+            } else {
+                "SIGINT"
+            };
+            eprintln!("gearlet work: {name}: finishing running jobs, then exiting");
+            flag.store(true, Ordering::SeqCst);
+        }
+    });
     let opts = JobOpts {
         command: args.command.clone(),
         lines: args.lines || args.lines_stripped,
@@ -211,6 +225,7 @@ fn slot(sh: &Shared) {
         backoff = BACKOFF_MIN;
         match serve(sh, &mut wire) {
             Ok(()) => return,
+            Err(_) if sh.finished() => return,
             Err(e) => {
                 eprintln!(
                     "gearlet work: lost {}: {e}; reconnecting",

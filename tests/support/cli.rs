@@ -39,6 +39,8 @@ pub struct Server {
     pub kind: Kind,
     pub child: Child,
     pub port: u16,
+    /// Its TLS port (gearlet with --ssl-listen).
+    pub tls_port: Option<u16>,
     /// Its log lines (gearlet's stderr).
     pub log: Arc<Mutex<Vec<String>>>,
 }
@@ -54,6 +56,11 @@ impl Server {
     /// `127.0.0.1:PORT`, for `-h`.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `127.0.0.1:TLS_PORT`.
+    pub fn tls_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.tls_port.expect("a TLS listener"))
     }
 
     /// Stops it (SIGKILL) and waits until it is gone.
@@ -146,16 +153,25 @@ pub fn start_gearlet_on(port: u16, extra: &[&str]) -> Server {
             break l;
         }
     };
-    let port = line
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    // "listening on 127.0.0.1:P1, 127.0.0.1:P2 (TLS) (loopback only...)"
+    let mut port = None;
+    let mut tls_port = None;
+    for part in line.split("127.0.0.1:").skip(1) {
+        let digits: String = part.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let p: u16 = digits
+            .parse()
+            .unwrap_or_else(|_| panic!("no port in {line:?}"));
+        if part[digits.len()..].starts_with(" (TLS)") {
+            tls_port.get_or_insert(p);
+        } else {
+            port.get_or_insert(p);
+        }
+    }
     Server {
         kind: Kind::Gearlet,
         child,
-        port,
+        port: port.unwrap_or_else(|| panic!("no plain port in {line:?}")),
+        tls_port,
         log,
     }
 }
@@ -190,6 +206,7 @@ pub fn start_gearmand() -> Server {
                     kind: Kind::Gearmand,
                     child,
                     port,
+                    tls_port: None,
                     log: Arc::default(),
                 };
             }
