@@ -146,8 +146,8 @@ impl Endpoint {
 /// options added here (TLS) reach every tool.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ServerArgs {
-    /// Server: HOST, HOST:PORT, [IPV6]:PORT or a unix socket path; repeatable (tried in order,
-    /// failing over). Default: $GEARMAN_SERVERS, else localhost.
+    /// Server: HOST, HOST:PORT, an IPv6 address in brackets with :PORT, or a unix socket path;
+    /// repeatable (tried in order, failing over). Default: $GEARMAN_SERVERS, else localhost.
     #[arg(short = 'h', long = "host", value_name = "HOST[:PORT]")]
     pub hosts: Vec<String>,
     /// Port for servers given without one (default 4730).

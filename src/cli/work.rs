@@ -3,7 +3,7 @@
 //!
 //! Each of the `-j` slots is one connection running one job at a time: grab, run, report, and
 //! when there is nothing to do PRE_SLEEP and wait for the server's NOOP (no GRAB polling). The
-//! wait wakes every [`TICK`] only to look at the stop flag. A lost connection is retried on the
+//! wait wakes every `TICK` only to look at the stop flag. A lost connection is retried on the
 //! next server with exponential backoff; the server puts back the job a lost worker held.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
