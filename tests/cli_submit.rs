@@ -163,46 +163,67 @@ fn a_failing_command_makes_the_client_exit_non_zero_with_the_reason() {
     }
 }
 
+/// A request packet.
+fn pkt(t: u32, data: &[u8]) -> Vec<u8> {
+    let mut v = b"\0REQ".to_vec();
+    v.extend_from_slice(&t.to_be_bytes());
+    v.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
+/// A hand-made worker of `func` on `s`: registered, then given the job a client submitted
+/// (submitted by `client` once the worker is registered); returns the connection and handle.
+fn raw_worker_with_job<R: Send + 'static>(
+    s: &Server,
+    func: &str,
+    client: impl FnOnce(String) -> R + Send + 'static,
+) -> (std::net::TcpStream, Vec<u8>, std::thread::JoinHandle<R>) {
+    use std::io::{Read, Write};
+    let mut w = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    w.set_read_timeout(Some(T)).unwrap();
+    w.write_all(&pkt(1, func.as_bytes())).unwrap(); // CAN_DO
+    s.wait_workers(func, 1);
+    let addr = s.addr();
+    let client = std::thread::spawn(move || client(addr));
+    wait_for("the job queued", || s.status_of(func).0 == 1);
+    w.write_all(&pkt(9, b"")).unwrap(); // GRAB_JOB
+    let mut hdr = [0u8; 12];
+    w.read_exact(&mut hdr).unwrap();
+    let len = u32::from_be_bytes(hdr[8..12].try_into().unwrap()) as usize;
+    let mut body = vec![0; len];
+    w.read_exact(&mut body).unwrap();
+    assert_eq!(
+        u32::from_be_bytes(hdr[4..8].try_into().unwrap()),
+        11,
+        "JOB_ASSIGN"
+    );
+    let handle = body.split(|&b| b == 0).next().unwrap().to_vec();
+    (w, handle, client)
+}
+
+fn with_handle(handle: &[u8], rest: &[&[u8]]) -> Vec<u8> {
+    let mut v = handle.to_vec();
+    for r in rest {
+        v.push(0);
+        v.extend_from_slice(r);
+    }
+    v
+}
+
 #[test]
 fn an_exception_reaches_the_client_because_it_asks_for_them() {
-    use std::io::{Read, Write};
+    use std::io::Write;
     for kind in KINDS {
         let s = start(kind);
-        // A raw worker that answers with WORK_EXCEPTION.
-        let mut w = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-        w.set_read_timeout(Some(T)).unwrap();
-        let pkt = |t: u32, data: &[u8]| {
-            let mut v = b"\0REQ".to_vec();
-            v.extend_from_slice(&t.to_be_bytes());
-            v.extend_from_slice(&(data.len() as u32).to_be_bytes());
-            v.extend_from_slice(data);
-            v
-        };
-        w.write_all(&pkt(1, b"boom")).unwrap();
-        s.wait_workers("boom", 1);
-        let addr = s.addr();
-        let client = std::thread::spawn(move || {
+        let (mut w, handle, client) = raw_worker_with_job(&s, "boom", |addr| {
             let mut c = gearlet();
             c.args(["submit", "-h", &addr, "-f", "boom", "x"]);
             run(c, b"")
         });
-        wait_for("the job queued", || s.status_of("boom").0 == 1);
-        w.write_all(&pkt(9, b"")).unwrap(); // GRAB_JOB
-        let mut hdr = [0u8; 12];
-        w.read_exact(&mut hdr).unwrap();
-        let len = u32::from_be_bytes(hdr[8..12].try_into().unwrap()) as usize;
-        let mut body = vec![0; len];
-        w.read_exact(&mut body).unwrap();
-        assert_eq!(
-            u32::from_be_bytes(hdr[4..8].try_into().unwrap()),
-            11,
-            "JOB_ASSIGN"
-        );
-        let handle = body.split(|&b| b == 0).next().unwrap().to_vec();
-        let mut data = handle.clone();
-        data.push(0);
-        data.extend_from_slice(b"out of cheese");
-        w.write_all(&pkt(25, &data)).unwrap(); // WORK_EXCEPTION
+        // WORK_EXCEPTION
+        w.write_all(&pkt(25, &with_handle(&handle, &[b"out of cheese"])))
+            .unwrap();
         let out = client.join().unwrap();
         assert_eq!(out.status.code(), Some(1), "{kind:?}");
         assert!(
@@ -210,6 +231,40 @@ fn an_exception_reaches_the_client_because_it_asks_for_them() {
             "{kind:?}: {}",
             out.stderr
         );
+    }
+}
+
+/// WORK_STATUS draws a progress bar when stderr is a terminal (`script` gives the client one),
+/// and nothing when it is not.
+#[test]
+fn work_status_shows_a_progress_bar_on_a_terminal_only() {
+    use std::io::Write;
+    for tty in [true, false] {
+        let s = start_gearlet(&[]);
+        let (mut w, handle, client) = raw_worker_with_job(&s, "prog", move |addr| {
+            let cmd = format!(
+                "{} submit -h {addr} -s -f prog",
+                env!("CARGO_BIN_EXE_gearlet")
+            );
+            if tty {
+                let mut c = Command::new("script");
+                c.args(["-qec", &cmd, "/dev/null"]);
+                run(c, b"")
+            } else {
+                let mut c = Command::new("sh");
+                c.args(["-c", &cmd]);
+                run(c, b"")
+            }
+        });
+        w.write_all(&pkt(12, &with_handle(&handle, &[b"1", b"2"])))
+            .unwrap(); // WORK_STATUS
+        w.write_all(&pkt(13, &with_handle(&handle, &[b"finished\n"])))
+            .unwrap();
+        let out = client.join().unwrap();
+        assert!(out.status.success(), "{}", out.stderr);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(all.contains("finished"), "{all:?}");
+        assert_eq!(all.contains("50%"), tty, "tty {tty}: {all:?}");
     }
 }
 
@@ -340,4 +395,67 @@ fn line_mode_submits_every_line_when_input_ends_at_once() {
     let out = submit(&s, &["-n", "-f", "wc"], b"");
     assert!(out.status.success());
     assert_eq!(out.stdout, "");
+}
+
+/// WORK_DATA is printed when it arrives, not when the job ends.
+#[test]
+fn work_data_streams_before_the_job_ends() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    for kind in KINDS {
+        let s = start(kind);
+        let d = tempdir("stream");
+        let gate = d.join("gate");
+        mkfifo(&gate);
+        let script = format!(
+            "cat >/dev/null; echo first; read x < {}; echo second",
+            gate.display()
+        );
+        let _w = worker(&s, "st", &["-n", "--", "sh", "-c", &script]);
+        let mut c = gearlet()
+            .args(["submit", "-h", &s.addr(), "-s", "-f", "st"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = c.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(l);
+            }
+        });
+        assert_eq!(rx.recv_timeout(T).unwrap(), "first", "{kind:?}");
+        assert!(
+            c.try_wait().unwrap().is_none(),
+            "{kind:?}: ended before the job did"
+        );
+        let mut g = std::fs::OpenOptions::new().write(true).open(&gate).unwrap();
+        g.write_all(b"go\n").unwrap();
+        drop(g);
+        assert_eq!(rx.recv_timeout(T).unwrap(), "second", "{kind:?}");
+        assert!(wait_child(&mut c).success(), "{kind:?}");
+    }
+}
+
+/// Jobs waiting on a server that stops are submitted again to the next one.
+#[test]
+fn jobs_move_to_the_next_server_when_theirs_stops_mid_run() {
+    for kind in KINDS {
+        let mut a = start(kind);
+        let b = start(kind);
+        let _w = worker(&b, "wc", &["--", "wc", "-c"]);
+        let (aa, ba) = (a.addr(), b.addr());
+        let client = std::thread::spawn(move || {
+            let mut c = gearlet();
+            c.args(["submit", "-h", &aa, "-h", &ba, "-n", "-f", "wc"]);
+            run(c, b"a\nbb\nccc\n")
+        });
+        // A has no worker: the jobs wait there until it stops.
+        wait_for("three jobs queued on A", || a.status_of("wc").0 == 3);
+        a.stop();
+        let out = client.join().unwrap();
+        assert!(out.status.success(), "{kind:?}: {}", out.stderr);
+        assert_eq!(out.stdout, "2\n3\n4\n", "{kind:?}");
+    }
 }

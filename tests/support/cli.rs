@@ -299,8 +299,21 @@ pub fn wait_child(child: &mut Child) -> ExitStatus {
             return s;
         }
         if Instant::now() > deadline {
+            // Where it is stuck, for the failure message (gdb may be absent: then nothing).
+            let stacks = Command::new("gdb")
+                .args([
+                    "-p",
+                    &child.id().to_string(),
+                    "-batch",
+                    "-ex",
+                    "thread apply all bt 12",
+                ])
+                .stdin(Stdio::null())
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
             let _ = child.kill();
-            panic!("process {} did not exit in time", child.id());
+            panic!("process {} did not exit in time\n{stacks}", child.id());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
