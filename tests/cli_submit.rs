@@ -459,3 +459,46 @@ fn jobs_move_to_the_next_server_when_theirs_stops_mid_run() {
         assert_eq!(out.stdout, "2\n3\n4\n", "{kind:?}");
     }
 }
+
+/// A submission the server refuses (ERROR QUEUE_ERROR, the queue is full) fails that job with the
+/// server's words; the others still go through.
+#[test]
+fn a_refused_submission_fails_with_the_servers_reason() {
+    use std::io::{BufRead, BufReader, Write};
+    for kind in KINDS {
+        let s = start(kind);
+        let out = submit(&s, &["-b", "-f", "q", "first"], b"");
+        assert!(out.status.success(), "{kind:?}: {}", out.stderr);
+        let mut a = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        a.set_read_timeout(Some(T)).unwrap();
+        a.write_all(b"maxqueue q 1\n").unwrap();
+        let mut line = String::new();
+        BufReader::new(&a).read_line(&mut line).unwrap();
+        assert_eq!(line.trim_end(), "OK", "{kind:?}");
+        let out = submit(&s, &["-b", "-f", "q", "second"], b"");
+        assert_eq!(out.status.code(), Some(1), "{kind:?}");
+        assert!(
+            out.stderr.contains("QUEUE_ERROR"),
+            "{kind:?}: {}",
+            out.stderr
+        );
+        assert_eq!(s.status_of("q").0, 1, "{kind:?}");
+    }
+}
+
+/// Megabytes each way: the worker feeds the command and drains its output at once, the client
+/// reads while it writes.
+#[test]
+fn large_workloads_and_results_pass_whole() {
+    for kind in KINDS {
+        let s = start(kind);
+        let _w = worker(&s, "cat", &["--", "cat"]);
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut c = gearlet();
+        c.args(["submit", "-h", &s.addr(), "-f", "cat"]);
+        let out = run(c, &big);
+        assert!(out.status.success(), "{kind:?}: {}", out.stderr);
+        assert_eq!(out.stdout.len(), big.len(), "{kind:?}");
+        assert!(out.stdout.as_bytes() == big.as_slice(), "{kind:?}");
+    }
+}

@@ -102,3 +102,54 @@ impl Wire {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixStream;
+    use std::time::Duration;
+
+    fn pair() -> (Wire, UnixStream) {
+        let (a, b) = UnixStream::pair().unwrap();
+        a.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        b.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        (Wire::new(Conn::Unix(a)), b)
+    }
+
+    #[test]
+    fn a_read_timeout_mid_packet_loses_nothing() {
+        let (mut w, mut peer) = pair();
+        let mut pkt = Vec::new();
+        crate::protocol::packet::encode_job_created(&mut pkt, b"H:x:1");
+        peer.write_all(&pkt[..7]).unwrap();
+        let e = w.recv().unwrap_err();
+        assert!(is_timeout(&e), "{e}");
+        peer.write_all(&pkt[7..]).unwrap();
+        let f = w.recv().unwrap();
+        assert_eq!(
+            f.response().unwrap(),
+            Response::JobCreated { handle: b"H:x:1" }
+        );
+    }
+
+    #[test]
+    fn garbage_from_the_server_is_an_error_not_a_panic() {
+        let (mut w, mut peer) = pair();
+        peer.write_all(b"\0XYZ\0\0\0\x08\0\0\0\0").unwrap();
+        assert_eq!(w.recv().unwrap_err().kind(), io::ErrorKind::InvalidData);
+        let (mut w, mut peer) = pair();
+        peer.write_all(b"OK hello\n").unwrap();
+        assert_eq!(w.recv().unwrap_err().kind(), io::ErrorKind::InvalidData);
+        let (mut w, mut peer) = pair();
+        peer.write_all(b"\0RES\0\0\0\x08\xff\xff\xff\xff").unwrap();
+        assert!(w.recv().unwrap_err().to_string().contains("announced"));
+        // A known type with too few fields decodes to an error.
+        let (mut w, mut peer) = pair();
+        peer.write_all(b"\0RES\0\0\0\x0b\0\0\0\x03abc").unwrap();
+        assert!(w.recv().unwrap().response().is_err());
+        // The server closing is UnexpectedEof.
+        let (mut w, peer) = pair();
+        drop(peer);
+        assert_eq!(w.recv().unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+    }
+}
