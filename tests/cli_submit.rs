@@ -502,3 +502,19 @@ fn large_workloads_and_results_pass_whole() {
         assert!(out.stdout.as_bytes() == big.as_slice(), "{kind:?}");
     }
 }
+
+/// Regression: when every job of a full window ended on the same packet, the client asked for no
+/// more input and waited forever (seen with --window 1, and as a rare hang with --window 8).
+#[test]
+fn a_window_that_empties_at_once_is_refilled() {
+    for kind in KINDS {
+        let s = start(kind);
+        let _w = worker(&s, "e", &[]);
+        let input: String = (0..50).map(|i| format!("{i}\n")).collect();
+        for window in ["1", "2"] {
+            let out = submit(&s, &["-n", "--window", window, "-f", "e"], input.as_bytes());
+            assert!(out.status.success(), "{kind:?}: {}", out.stderr);
+            assert_eq!(out.stdout, input, "{kind:?} window {window}");
+        }
+    }
+}

@@ -275,8 +275,11 @@ impl Session {
 
     fn run(&mut self, rx: &mpsc::Receiver<Event>) -> io::Result<()> {
         loop {
-            self.fill()?;
+            // Finished jobs leave the window before it is refilled: the other way round, a
+            // window whose jobs all ended on one packet asked for no more input, and waited
+            // for events that could not come.
             self.flush_done()?;
+            self.fill()?;
             // With lines still to come, wait for them even with no job in flight: the reader
             // thread always ends with Line(None) or InputError.
             if self.jobs.is_empty() && matches!(self.source, Source::Finished) {

@@ -33,9 +33,9 @@ then the worker exits; a second one exits at once.";
 
 /// How often a sleeping worker looks at the stop flag.
 const TICK: Duration = Duration::from_millis(200);
-/// A sleeping worker grabs again after this long even without a NOOP. gearmand 1.1.20 was seen
-/// here to leave a job queued while three idle workers of its function slept (about one run in
-/// fifteen of 60 jobs through three workers); libgearman's worker has the same safety net
+/// A sleeping worker grabs again after this long even without a NOOP: a server may lose a
+/// wake-up (gearmand 1.1.20 wakes no sleeper when a CAN_DO_TIMEOUT expiry puts a job back,
+/// PROTOCOL.md section 5). libgearman's worker has the same safety net
 /// (GEARMAN_WORKER_WAIT_TIMEOUT, 10 s). One GRAB per idle worker per period is not a poll loop.
 const SLEEP_REGRAB: Duration = Duration::from_secs(5);
 /// How long a server may take to answer a GRAB_JOB before the connection is given up.
