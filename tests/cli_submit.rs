@@ -116,6 +116,20 @@ fn fails_over_to_the_next_server_when_one_is_down() {
         c.args(["submit", "-f", "wc", "hey"]);
         let out = run(c, b"");
         assert_eq!(out.stdout, "3\n", "{kind:?}: {}", out.stderr);
+        // -p for hosts given without a port, as gearman's.
+        let mut c = gearlet();
+        c.args([
+            "submit",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &b.port.to_string(),
+            "-f",
+            "wc",
+            "hi",
+        ]);
+        let out = run(c, b"");
+        assert_eq!(out.stdout, "2\n", "{kind:?}: {}", out.stderr);
         // Nothing reachable: a clear error and a non-zero exit.
         let mut c = gearlet();
         c.args(["submit", "-h", &down, "-f", "wc", "x"]);
