@@ -23,7 +23,8 @@ Examples:
   gearlet work -f wc -- wc -l                 # each job: the workload's line count
   gearlet work -f rev -n -- rev               # a WORK_DATA packet per output line
   gearlet work -f thumb -j 4 --timeout 60 -- ./thumbnail.sh   # 4 at once, 60 s each at most
-  gearlet work -f log -c 2 >> jobs.log        # no command: echo; stop after 2 jobs
+  gearlet work -f log -c 2 -- sh -c 'cat >> jobs.log'   # append 2 jobs to a file, then exit
+  gearlet work -f echo                        # no command: the result is the workload
   printf 'abc\\nxyz\\n' | gearlet submit -N -f rev
 
 The command gets the workload on stdin and GEARLET_FUNCTION, GEARLET_HANDLE and GEARLET_UNIQUE
