@@ -1,7 +1,6 @@
 //! The shell examples of the "Shell toolbox: `gearlet submit` and `gearlet work`" section run as
 //! written: each ```sh block, in a fresh directory with a fresh server named by GEARMAN_SERVERS,
-//! must print exactly the ```text block that follows it. The section is read from
-//! docs/cli-tools.md, or from README.md once it has moved there (whichever holds the heading).
+//! must print exactly the ```text block that follows it. The section is README.md's.
 #![cfg(feature = "cli")]
 
 #[path = "support/cli.rs"]
@@ -14,20 +13,16 @@ use std::process::{Command, Stdio};
 
 const HEADING: &str = "## Shell toolbox: `gearlet submit` and `gearlet work`";
 
-/// The section's text, from the first file that has it.
+/// The section's text in README.md.
 fn section() -> String {
-    for f in ["docs/cli-tools.md", "README.md"] {
-        let path = format!("{}/{f}", env!("CARGO_MANIFEST_DIR"));
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        if let Some(start) = text.find(HEADING) {
-            let rest = &text[start + HEADING.len()..];
-            let end = rest.find("\n## ").unwrap_or(rest.len());
-            return rest[..end].to_string();
-        }
-    }
-    panic!("no file has the heading {HEADING:?}");
+    let path = format!("{}/README.md", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("README.md");
+    let start = text
+        .find(HEADING)
+        .unwrap_or_else(|| panic!("README.md has no heading {HEADING:?}"));
+    let rest = &text[start + HEADING.len()..];
+    let end = rest.find("\n## ").unwrap_or(rest.len());
+    rest[..end].to_string()
 }
 
 /// (script, expected stdout) pairs: each ```sh block and the ```text block right after it.
