@@ -416,3 +416,22 @@ pub fn syslog(priority: i32, msg: &str) {
     // reads no more arguments than it is given.
     unsafe { libc::syslog(priority, c"%s".as_ptr(), text.as_ptr()) };
 }
+
+/// Sends `sig` to every process of the process group `pgid` (`kill(-pgid, sig)`): `gearlet work`
+/// runs each command in a group of its own, so a timeout also ends what the command started (a
+/// shell's children), which would otherwise keep its output pipe open.
+pub fn kill_process_group(pgid: u32, sig: i32) -> std::io::Result<()> {
+    let pgid = libc::pid_t::try_from(pgid).map_err(std::io::Error::other)?;
+    if pgid <= 1 {
+        return Err(std::io::Error::other(
+            "refusing to signal process group <= 1",
+        ));
+    }
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+    let rc = unsafe { libc::kill(-pgid, sig) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}

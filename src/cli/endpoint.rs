@@ -1,12 +1,14 @@
 //! Where the client tools (`submit`, `work`, `admin`, `top`) find servers: `-h HOST[:PORT]`,
 //! `-p PORT`, a unix socket path, or libgearman's `GEARMAN_SERVERS` list; and a blocking
-//! connection to one of them with timeouts on every read and write.
+//! connection to one of them with timeouts on every read and write, in plain text or TLS (`-S`).
 
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use super::tls_client::{TlsConn, TlsOptions};
 
 /// Gearman's port.
 pub const DEFAULT_PORT: u16 = 4730;
@@ -144,13 +146,32 @@ impl Endpoint {
 /// options added here (TLS) reach every tool.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ServerArgs {
-    /// Server: HOST, HOST:PORT, [IPV6]:PORT or a unix socket path; repeatable (tried in order,
-    /// failing over). Default: $GEARMAN_SERVERS, else localhost.
+    /// Server: HOST, HOST:PORT, an IPv6 address in brackets with :PORT, or a unix socket path;
+    /// repeatable (tried in order, failing over). Default: $GEARMAN_SERVERS, else localhost.
     #[arg(short = 'h', long = "host", value_name = "HOST[:PORT]")]
     pub hosts: Vec<String>,
     /// Port for servers given without one (default 4730).
     #[arg(short = 'p', long = "port")]
     pub port: Option<u16>,
+    /// Connect with TLS (as `gearman -S`); the server's certificate is checked against
+    /// --ssl-ca-file.
+    #[arg(short = 'S', long = "ssl")]
+    pub ssl: bool,
+    /// CA certificates (PEM) to trust for the server's certificate (default: the system's,
+    /// /etc/ssl/certs/ca-certificates.crt). Implies --ssl.
+    #[arg(long = "ssl-ca-file", value_name = "FILE")]
+    pub ssl_ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for servers that require one (mutual TLS); with --ssl-key.
+    /// Implies --ssl.
+    #[arg(long = "ssl-certificate", value_name = "FILE")]
+    pub ssl_certificate: Option<PathBuf>,
+    /// The client certificate's private key (PEM). Implies --ssl.
+    #[arg(long = "ssl-key", value_name = "FILE")]
+    pub ssl_key: Option<PathBuf>,
+    /// Name the server's certificate must carry (default: the host given with -h; needed for a
+    /// unix socket). Implies --ssl.
+    #[arg(long = "ssl-server-name", value_name = "NAME")]
+    pub ssl_server_name: Option<String>,
 }
 
 impl ServerArgs {
@@ -159,9 +180,32 @@ impl ServerArgs {
         Endpoint::resolve_list(&self.hosts, self.port)
     }
 
-    /// Connects to `ep` with these flags' connection options.
+    /// The TLS settings, when any TLS flag is given.
+    pub fn tls(&self) -> Option<TlsOptions> {
+        let any = self.ssl
+            || self.ssl_ca_file.is_some()
+            || self.ssl_certificate.is_some()
+            || self.ssl_key.is_some()
+            || self.ssl_server_name.is_some();
+        any.then(|| TlsOptions {
+            ca_file: self.ssl_ca_file.clone(),
+            certificate: self.ssl_certificate.clone(),
+            key: self.ssl_key.clone(),
+            server_name: self.ssl_server_name.clone(),
+        })
+    }
+
+    /// Connects to `ep` with these flags' connection options; `timeout` bounds the connect, the
+    /// TLS handshake and every later read and write.
     pub fn connect(&self, ep: &Endpoint, timeout: Duration) -> io::Result<Conn> {
-        ep.connect(timeout)
+        let sock = ep.connect(timeout)?;
+        match self.tls() {
+            None => Ok(sock),
+            Some(opts) => {
+                let config = opts.client_config()?;
+                Ok(Conn::Tls(TlsConn::handshake(sock, ep, config, &opts)?))
+            }
+        }
     }
 }
 
@@ -172,6 +216,8 @@ pub enum Conn {
     Tcp(TcpStream),
     /// Over a unix-domain socket.
     Unix(UnixStream),
+    /// TLS over either.
+    Tls(TlsConn),
 }
 
 impl Conn {
@@ -180,6 +226,16 @@ impl Conn {
         match self {
             Conn::Tcp(s) => s.set_read_timeout(t),
             Conn::Unix(s) => s.set_read_timeout(t),
+            Conn::Tls(s) => s.set_read_timeout(t),
+        }
+    }
+
+    /// Shuts the socket down both ways, so that a thread blocked reading a clone of it returns.
+    pub fn shutdown(&self) -> io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.shutdown(Shutdown::Both),
+            Conn::Unix(s) => s.shutdown(Shutdown::Both),
+            Conn::Tls(s) => s.socket().shutdown(),
         }
     }
 
@@ -188,6 +244,7 @@ impl Conn {
         Ok(match self {
             Conn::Tcp(s) => Conn::Tcp(s.try_clone()?),
             Conn::Unix(s) => Conn::Unix(s.try_clone()?),
+            Conn::Tls(s) => Conn::Tls(s.try_clone()?),
         })
     }
 }
@@ -197,6 +254,7 @@ impl Read for Conn {
         match self {
             Conn::Tcp(s) => s.read(buf),
             Conn::Unix(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
         }
     }
 }
@@ -206,12 +264,14 @@ impl Write for Conn {
         match self {
             Conn::Tcp(s) => s.write(buf),
             Conn::Unix(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Conn::Tcp(s) => s.flush(),
             Conn::Unix(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
         }
     }
 }

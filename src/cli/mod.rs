@@ -14,9 +14,12 @@ pub mod serve;
 mod serve_args;
 mod serve_store;
 pub mod submit;
+pub mod tls_client;
 pub mod top;
 pub mod top_model;
+pub mod wire;
 pub mod work;
+mod work_job;
 
 /// The whole command line. With no subcommand the flags are the server's (gearmand's), so init
 /// scripts written for gearmand keep working.
