@@ -196,7 +196,7 @@ fn histogram_buckets_and_quantiles() {
     );
 }
 
-/// The example of docs/metrics.md, as written there.
+/// The example of the README's statistics section, as written there.
 #[test]
 fn docs_example_runs() -> std::result::Result<(), gearlet::Error> {
     use gearlet::core::{Config, Server};
