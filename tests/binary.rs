@@ -407,3 +407,28 @@ fn port_zero_gives_every_listen_address_the_same_port() {
     signal(&child, "-TERM");
     assert!(wait_exit(&mut child).success());
 }
+
+/// `gearlet --help` teaches: it lists every subcommand, and the server's help (with or without
+/// `serve`) and each tool's help end with examples.
+#[test]
+fn help_lists_the_subcommands_and_every_help_has_examples() {
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_gearlet"))
+            .args(args)
+            .output()
+            .expect("run gearlet");
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).expect("utf-8 help")
+    };
+    let top = help(&["--help"]);
+    for sub in ["serve", "submit", "work", "admin", "top"] {
+        assert!(
+            top.lines().any(|l| l.trim_start().starts_with(sub)),
+            "{sub} not listed:\n{top}"
+        );
+        let h = help(&[sub, "--help"]);
+        assert!(h.contains("gearlet "), "{sub} --help has no example:\n{h}");
+    }
+    assert!(top.contains("Examples:") && top.contains("gearlet submit -f wc"));
+    assert!(help(&["serve", "--help"]).contains("Examples:"));
+}

@@ -29,7 +29,8 @@ mod work_job;
     about = "Gearman job server (gearmand-compatible) and its shell toolbox",
     disable_version_flag = true,
     args_conflicts_with_subcommands = true,
-    subcommand_negates_reqs = true
+    subcommand_negates_reqs = true,
+    after_help = SERVE_EXAMPLES
 )]
 pub struct Cli {
     /// The subcommand; none runs the server.
@@ -40,10 +41,27 @@ pub struct Cli {
     pub serve: serve::ServeArgs,
 }
 
+/// Examples at the end of the server's help (`gearlet --help`, `gearlet serve --help`).
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  gearlet                                        # 127.0.0.1:4730, jobs in memory
+  gearlet -L 0.0.0.0 --unix /run/gearlet.sock    # every interface and a unix socket
+  gearlet --store /var/lib/gearlet/queue.db      # background jobs survive restarts
+  gearlet --http 127.0.0.1:9090                  # /metrics, /health and a status page
+  gearlet -d -P /run/gearlet.pid -l /var/log/gearlet.log -u gearman
+
+A pipeline with the toolbox (each subcommand's --help has more):
+  gearlet work -f wc -- wc -l &
+  gearlet submit -f wc < access.log
+  gearlet admin --status
+
+Without a store, queued jobs do not survive a restart.";
+
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the job server (the default when no subcommand is given).
+    #[command(after_help = SERVE_EXAMPLES)]
     Serve(Box<serve::ServeArgs>),
     /// Submit jobs and print their results (a client, as `gearman -f`).
     Submit(submit::SubmitArgs),
