@@ -185,23 +185,26 @@ fn show_stats_counts_every_way_a_job_ends() {
 
 #[test]
 fn show_stats_is_streamed_in_bounded_chunks_over_many_functions() {
-    // Enough functions that the reply spans many write-buffer chunks: every line arrives, in
-    // name order, and the connection serves the next command after it.
+    // Enough functions with long names that the reply (about 400 KB) spans several of the
+    // connection's 128 KiB formatting chunks: every line arrives, in name order, and the
+    // connection serves the next command after it.
     let (_n, addr) = start();
     let mut c = C::new(addr);
     let n = 3000;
     for i in 0..n {
-        let name = format!("fn{i:05}");
+        let name = format!("fn{i:05}{}", "x".repeat(100));
         c.req(SUBMIT_JOB_BG, &[name.as_bytes(), b"", b""]);
         let (t, _) = c.read();
         assert_eq!(t, JOB_CREATED);
     }
     let mut a = C::new(addr);
     let got = a.admin("show stats\n", true);
+    assert!(got.len() > 2 * 128 * 1024, "{} bytes", got.len());
     let lines: Vec<&str> = got.lines().collect();
     assert_eq!(lines.len(), n + 1);
     for (i, l) in lines[..n].iter().enumerate() {
-        assert_eq!(*l, format!("fn{i:05}\t1\t0\t0\t0\t0\t0\t0\t0\t0"));
+        let name = format!("fn{i:05}{}", "x".repeat(100));
+        assert_eq!(*l, format!("{name}\t1\t0\t0\t0\t0\t0\t0\t0\t0"));
     }
     assert!(a.admin("version\n", false).starts_with("OK "));
 }
