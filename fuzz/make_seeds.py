@@ -87,6 +87,7 @@ A = {
     "prioritystatus": b"prioritystatus\n",
     "show_jobs": b"show jobs\n",
     "show_unique_jobs": b"show unique jobs\n",
+    "show_stats": b"show stats\nshow stats x\n",
     "show_unknown": b"show me\n",
     "cancel_job": b"cancel job H:host:12\n",
     "cancel_job_bad": b"cancel H:host:12 now\n",

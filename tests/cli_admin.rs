@@ -352,6 +352,62 @@ fn admin_against_gearmand() {
 }
 
 #[test]
+fn show_stats_on_gearlet_and_a_clear_error_on_gearmand() {
+    let srv = start(Kind::Gearlet);
+    let (mut w, handles) = populate(srv.port);
+    // A submission joining a job already there (same unique), and one job completed.
+    assert_eq!(
+        submit_bg(srv.port, "cli_a", "ua2", Prio::Normal),
+        handles[1]
+    );
+    w.complete(&handles[0]);
+    let doc = json(srv.port, &["--show-stats"]);
+    let want = serde_json::json!([
+        {"function": "cli_a", "submitted": 5, "coalesced": 1, "started": 1, "completed": 1,
+         "failed": 0, "exceptions": 0, "retried": 0, "cancelled": 0, "dropped": 0},
+        {"function": "cli_b", "submitted": 1, "coalesced": 0, "started": 0, "completed": 0,
+         "failed": 0, "exceptions": 0, "retried": 0, "cancelled": 0, "dropped": 0},
+    ]);
+    assert_eq!(doc, want);
+    // --raw is the server's bytes; the table has the counters' names as headers.
+    assert_eq!(
+        ok(srv.port, &["--show-stats", "--raw"]),
+        text(raw_admin(srv.port, "show stats"))
+    );
+    let t = ok(srv.port, &["--show-stats"]);
+    let lines: Vec<&str> = t.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        [
+            "FUNCTION",
+            "SUBMITTED",
+            "COALESCED",
+            "STARTED",
+            "COMPLETED",
+            "FAILED",
+            "EXCEPTIONS",
+            "RETRIED",
+            "CANCELLED",
+            "DROPPED"
+        ]
+    );
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["cli_a", "5", "1", "1", "1", "0", "0", "0", "0", "0"]
+    );
+    assert_eq!(lines.len(), 3, "{t}");
+    drop(w);
+
+    // gearmand has no counters: its error, and what it means, on stderr; exit status 1.
+    let gm = start(Kind::Gearmand);
+    let e = fails(gm.port, &["--show-stats"]);
+    assert!(
+        e.contains("UNKNOWN_SHOW_ARGUMENTS") && e.contains("gearlet's"),
+        "{e}"
+    );
+}
+
+#[test]
 fn unreachable_or_silent_servers_fail_fast_with_a_message() {
     let port = free_port();
     let out = admin(port, &["--status"]);

@@ -7,8 +7,12 @@
 #[path = "support/admin_peers.rs"]
 mod peers;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use peers::*;
 
@@ -185,6 +189,12 @@ fn top_follows_a_gearlet_server_sorts_reconnects_and_quits() {
         "{s}"
     );
     assert!(s.contains("connected") && s.contains("pid "), "{s}");
+    // gearlet has counters: the rates are exact, and not marked as estimates.
+    assert!(s.contains("rates: exact"), "{s}");
+    assert!(
+        s.contains("SUBMIT/s") && s.contains("DONE/s") && !s.contains('≈'),
+        "{s}"
+    );
     assert!(
         s.contains("functions 2  queued 4  running 0  workers 1"),
         "{s}"
@@ -258,7 +268,114 @@ fn top_shows_gearmand_rows_and_quits_on_esc() {
         "gearmand's version in the header:\n{s}"
     );
     assert!(s.contains(&format!("pid {}", srv.child.id())), "{s}");
+    // gearmand has no `show stats`: the rates are estimates, and say so.
+    assert!(s.contains("rates: ≈ estimated from status"), "{s}");
+    assert!(
+        s.contains("≈SUBMIT/s") && s.contains("≈DONE/s") && s.contains("≈ estimate"),
+        "{s}"
+    );
     t.keys(&["Escape"]);
+    t.assert_exited_and_restored();
+}
+
+fn packet(t: u32, args: &[&[u8]]) -> Vec<u8> {
+    let data = args.join(&0u8);
+    let mut v = b"\0REQ".to_vec();
+    v.extend_from_slice(&t.to_be_bytes());
+    v.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    v.extend_from_slice(&data);
+    v
+}
+
+/// Reads one response packet; skips NOOP wake-ups.
+fn read_packet(s: &mut TcpStream) -> (u32, Vec<u8>) {
+    loop {
+        let mut h = [0u8; 12];
+        s.read_exact(&mut h).expect("a packet in time");
+        let t = u32::from_be_bytes(h[4..8].try_into().unwrap());
+        let n = u32::from_be_bytes(h[8..12].try_into().unwrap()) as usize;
+        let mut d = vec![0u8; n];
+        s.read_exact(&mut d).unwrap();
+        if t != 6 {
+            return (t, d);
+        }
+    }
+}
+
+/// A client and a worker passing jobs of `func` as fast as they go, one at a time, so the queue
+/// is empty at almost every instant; counts the jobs done until `stop`.
+fn steady_flow(port: u16, func: &'static str, stop: Arc<AtomicBool>, done: Arc<AtomicU64>) {
+    let conn = || {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(T)).unwrap();
+        s.set_nodelay(true).unwrap();
+        s
+    };
+    let (mut c, mut w) = (conn(), conn());
+    w.write_all(&packet(1, &[func.as_bytes()])).unwrap();
+    while !stop.load(Ordering::Relaxed) {
+        c.write_all(&packet(7, &[func.as_bytes(), b"", b"x"]))
+            .unwrap();
+        let (t, h) = read_packet(&mut c);
+        assert_eq!(t, 8, "JOB_CREATED");
+        w.write_all(&packet(9, &[])).unwrap();
+        let (t, _) = read_packet(&mut w);
+        assert_eq!(t, 11, "JOB_ASSIGN");
+        w.write_all(&packet(13, &[&h, b"r"])).unwrap();
+        assert_eq!(read_packet(&mut c).0, 13, "WORK_COMPLETE");
+        done.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn top_shows_exact_rates_of_a_steady_flow_with_an_empty_queue() {
+    // The estimate from `status` reads about 0 here (the job count barely moves); gearlet's
+    // counters give the real rate.
+    let srv = start(Kind::Gearlet);
+    let (stop, done) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let flow = {
+        let (stop, done, port) = (stop.clone(), done.clone(), srv.port);
+        std::thread::spawn(move || steady_flow(port, "flow", stop, done))
+    };
+    let t = Tmux::start("flow", &format!("-h 127.0.0.1 -p {} -d 0.5", srv.port));
+    // The real rate over the last second or so, from the flow's own count.
+    let mut history: Vec<(Instant, u64)> = Vec::new();
+    let mut real = 0.0;
+    let deadline = Instant::now() + T;
+    let s = loop {
+        let now = Instant::now();
+        history.push((now, done.load(Ordering::Relaxed)));
+        history.retain(|(at, _)| now.duration_since(*at) < Duration::from_millis(1500));
+        if let (Some(first), Some(last)) = (history.first(), history.last()) {
+            let dt = last.0.duration_since(first.0).as_secs_f64();
+            if dt > 0.8 {
+                real = (last.1 - first.1) as f64 / dt;
+            }
+        }
+        let s = t.screen();
+        let shown = row(&s, "flow").map(|r| rate(&r[4]));
+        // Generous bounds: the flow's pace varies with the machine's load.
+        if real > 0.0 && shown.is_some_and(|d| d > real / 4.0 && d < real * 4.0) {
+            break s;
+        }
+        assert!(
+            now < deadline,
+            "DONE/s never near the real {real:.0}/s:\n{s}"
+        );
+        std::thread::yield_now();
+    };
+    assert!(s.contains("rates: exact"), "{s}");
+    let r = row(&s, "flow").unwrap();
+    // An empty queue (a job may be in flight at the instant of the sample).
+    assert!(rate(&r[0]) <= 1.0 && rate(&r[1]) <= 1.0, "{s}");
+    // Each job is one submission: the submit rate matches too.
+    assert!(rate(&r[3]) > real / 4.0, "{s}");
+    stop.store(true, Ordering::Relaxed);
+    flow.join().unwrap();
+    t.keys(&["q"]);
     t.assert_exited_and_restored();
 }
 

@@ -17,6 +17,7 @@ Examples:
   gearlet admin -h gear1 -p 4730 --workers    connections and the functions they registered
   gearlet admin --status --json | jq '.[] | select(.queued > 100)'
   gearlet admin --show-jobs --raw             the server's own text, byte for byte
+  gearlet admin --show-stats                  gearlet's job counters per function
   gearlet admin --cancel-job H:host:42
   gearlet admin --maxqueue resize 1000        at most 1000 jobs of `resize` held
   gearlet admin --maxqueue resize 10 500 1000 high, normal, low limits
@@ -62,6 +63,11 @@ pub struct AdminArgs {
     /// Show every job: handle, retries, ignored, persisted (`show jobs`).
     #[arg(long)]
     pub show_jobs: bool,
+    /// Per function, what happened to its jobs since the function was created: submitted,
+    /// coalesced, started, completed, failed, exceptions, retried, cancelled, dropped
+    /// (`show stats`; gearlet only, gearmand has no counters).
+    #[arg(long)]
+    pub show_stats: bool,
     /// Fetch the server's process id (`getpid`).
     #[arg(long)]
     pub getpid: bool,
@@ -126,6 +132,7 @@ enum List {
     Status,
     Priority,
     Workers,
+    Stats,
 }
 
 fn actions(a: &AdminArgs) -> Result<Vec<Action>, String> {
@@ -155,6 +162,9 @@ fn actions(a: &AdminArgs) -> Result<Vec<Action>, String> {
     }
     if a.show_jobs {
         v.push(list("show jobs", List::Jobs));
+    }
+    if a.show_stats {
+        v.push(list("show stats", List::Stats));
     }
     if a.getpid {
         v.push(single("getpid".into(), Single::Pid));
@@ -255,9 +265,16 @@ fn run_actions(
                 write_single(out, format, *kind, &raw).map_err(OutError::Io)?;
             }
             Action::List { line, kind } => {
-                let raw = client
-                    .list(line)
-                    .map_err(|e| OutError::Admin(line.to_string(), e))?;
+                let raw = client.list(line).map_err(|e| match (kind, e) {
+                    // gearmand answers ERR UNKNOWN_SHOW_ARGUMENTS: say what that means here.
+                    (List::Stats, AdminError::Server(l)) => OutError::Admin(
+                        line.to_string(),
+                        AdminError::Server(format!(
+                            "{l} (show stats is gearlet's: this server has no job counters)"
+                        )),
+                    ),
+                    (_, e) => OutError::Admin(line.to_string(), e),
+                })?;
                 write_list(out, format, *kind, &raw).map_err(|e| match e {
                     ListError::Io(e) => OutError::Io(e),
                     ListError::Reply(e) => OutError::Admin(line.to_string(), e),
@@ -414,6 +431,47 @@ fn write_list(
                     flag(j.ignored),
                     flag(j.persisted),
                 ]
+            },
+        ),
+        List::Stats => emit(
+            out,
+            json,
+            &ac::parse_stats(raw)?,
+            &[
+                "FUNCTION",
+                "SUBMITTED",
+                "COALESCED",
+                "STARTED",
+                "COMPLETED",
+                "FAILED",
+                "EXCEPTIONS",
+                "RETRIED",
+                "CANCELLED",
+                "DROPPED",
+            ],
+            &[false, true, true, true, true, true, true, true, true, true],
+            |r| {
+                json!({"function": r.function, "submitted": r.submitted,
+                       "coalesced": r.coalesced, "started": r.started,
+                       "completed": r.completed, "failed": r.failed,
+                       "exceptions": r.exceptions, "retried": r.retried,
+                       "cancelled": r.cancelled, "dropped": r.dropped})
+            },
+            |r| {
+                let counts = [
+                    r.submitted,
+                    r.coalesced,
+                    r.started,
+                    r.completed,
+                    r.failed,
+                    r.exceptions,
+                    r.retried,
+                    r.cancelled,
+                    r.dropped,
+                ];
+                std::iter::once(r.function.clone())
+                    .chain(counts.into_iter().map(n))
+                    .collect()
             },
         ),
         List::UniqueJobs => emit(

@@ -392,6 +392,66 @@ pub fn parse_show_jobs(raw: &[u8]) -> Result<Vec<JobRow>, AdminError> {
         .collect()
 }
 
+/// One `show stats` line (gearlet only): what happened to a function's jobs since the function
+/// was created, summed over priorities.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatsRow {
+    /// Function name.
+    pub function: String,
+    /// Accepted submissions, coalesced ones included.
+    pub submitted: u64,
+    /// Submissions that joined a job already there (same unique).
+    pub coalesced: u64,
+    /// Jobs handed to a worker (each attempt).
+    pub started: u64,
+    /// WORK_COMPLETE.
+    pub completed: u64,
+    /// WORK_FAIL, and jobs out of retries.
+    pub failed: u64,
+    /// WORK_EXCEPTION.
+    pub exceptions: u64,
+    /// Attempts lost to a worker leaving, put back in the queue.
+    pub retried: u64,
+    /// Cancelled jobs.
+    pub cancelled: u64,
+    /// Foreground jobs dropped when their client left before they ran.
+    pub dropped: u64,
+}
+
+impl StatsRow {
+    /// Jobs that ended, however they ended.
+    pub fn finished(&self) -> u64 {
+        self.completed
+            .saturating_add(self.failed)
+            .saturating_add(self.exceptions)
+            .saturating_add(self.cancelled)
+            .saturating_add(self.dropped)
+    }
+}
+
+/// Parses a `show stats` reply (`FUNC` and nine counters, tab-separated).
+pub fn parse_stats(raw: &[u8]) -> Result<Vec<StatsRow>, AdminError> {
+    list_lines(raw)
+        .map(|l| {
+            let f = fields(l, 10)
+                .ok_or_else(|| AdminError::Protocol(format!("stats line {:?}", text(l))))?;
+            let c = |i: usize, what: &str| num(f[i], what, l);
+            Ok(StatsRow {
+                function: text(f[0]),
+                submitted: c(1, "submitted")?,
+                coalesced: c(2, "coalesced")?,
+                started: c(3, "started")?,
+                completed: c(4, "completed")?,
+                failed: c(5, "failed")?,
+                exceptions: c(6, "exceptions")?,
+                retried: c(7, "retried")?,
+                cancelled: c(8, "cancelled")?,
+                dropped: c(9, "dropped")?,
+            })
+        })
+        .collect()
+}
+
 /// Parses a `show unique jobs` reply: one unique per job (empty for a job without one).
 pub fn parse_show_unique_jobs(raw: &[u8]) -> Vec<String> {
     list_lines(raw).map(text).collect()
@@ -431,6 +491,28 @@ mod tests {
         assert_eq!(parse_show_unique_jobs(b"u1\n\n.\n"), ["u1", ""]);
         assert_eq!(ok_value(b"OK 1.1.20+ds\n"), "1.1.20+ds");
         assert_eq!(ok_value(b"OK\r\n"), "");
+        let st = parse_stats(
+            b"f\t10\t2\t9\t5\t1\t1\t1\t1\t0\nwith\ttab\t0\t0\t0\t0\t0\t0\t0\t0\t0\n.\n",
+        )
+        .unwrap();
+        assert_eq!(
+            st[0],
+            StatsRow {
+                function: "f".into(),
+                submitted: 10,
+                coalesced: 2,
+                started: 9,
+                completed: 5,
+                failed: 1,
+                exceptions: 1,
+                retried: 1,
+                cancelled: 1,
+                dropped: 0,
+            }
+        );
+        assert_eq!(st[0].finished(), 8);
+        assert_eq!(st[1].function, "with\ttab");
+        assert!(parse_stats(b".\n").unwrap().is_empty());
     }
 
     #[test]
@@ -439,6 +521,8 @@ mod tests {
         assert!(parse_status(b"f\tx\t1\t1\n.\n").is_err());
         assert!(parse_workers(b"garbage\n.\n").is_err());
         assert!(parse_show_jobs(b"h\t1\n.\n").is_err());
+        assert!(parse_stats(b"f\t1\t2\t3\n.\n").is_err());
+        assert!(parse_stats(b"f\t1\t2\t3\t4\t5\t6\t7\t8\t-1\n.\n").is_err());
     }
 
     #[test]

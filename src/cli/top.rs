@@ -1,6 +1,6 @@
 //! `gearlet top`: a live full-screen view of a server through the admin protocol only, so it
-//! watches gearmand as well as gearlet. A poller thread asks `status` and `workers` every
-//! `--delay` and reconnects when the server goes away; the main thread draws the state
+//! watches gearmand as well as gearlet. A poller thread asks `status` and `workers` (and
+//! gearlet's `show stats`, when the server has it) every `--delay` and reconnects when the server goes away; the main thread draws the state
 //! ([`top_model`](super::top_model)) and reads keys, so a slow server never freezes the keys.
 
 use std::io::IsTerminal;
@@ -30,11 +30,14 @@ Examples:
 Keys: 1-6 sort by that column (again: reverse), Left/Right or </> move the sort column,
 r reverse, Up/Down/PgUp/PgDn/Home/End scroll, q, Esc or Ctrl-C quit.
 
-QUEUED, RUNNING and WORKERS are the server's own figures (`status`). The ≈SUBMIT/s and ≈DONE/s
-columns are estimates: the admin protocol gives only current counts, so a rise of a function's job
-count between two refreshes is counted as submissions and a fall as completions (or cancels); a
-submission and a completion within one refresh cancel out, so they are lower bounds. Connections
-are the lines of `workers` (clients and top's own connection included).";
+QUEUED, RUNNING and WORKERS are the server's own figures (`status`). Against gearlet the rates are
+exact (header `rates: exact`), from its per-function counters (`show stats`): SUBMIT/s is new jobs
+per second (submissions less those that joined a job with the same unique), DONE/s is jobs ended
+per second (completed, failed, exception, cancelled or dropped). Against gearmand, which has no
+counters, they are estimates, marked ≈ (header `rates: ≈ estimated from status`): a rise of a
+function's job count between two refreshes is counted as submissions and a fall as completions (or
+cancels); a submission and a completion within one refresh cancel out, so they are lower bounds.
+Connections are the lines of `workers` (clients and top's own connection included).";
 
 /// Arguments of `gearlet top`. `-h` is the host (as gearadmin), so help is `--help` only.
 #[derive(clap::Args, Debug)]
@@ -121,25 +124,19 @@ fn poll(
     tx: &Sender<Report>,
     stop: &Receiver<()>,
 ) {
-    let mut client: Option<AdminClient> = None;
+    // The connection, and whether its server answers `show stats` (asked once per connection).
+    let mut client: Option<(AdminClient, bool)> = None;
     loop {
         let started = Instant::now();
         let report = match client.as_mut() {
-            Some(c) => sample(c),
-            None => match AdminClient::connect(server, timeout) {
-                Ok(mut c) => {
-                    let version = c.single("version").ok().map(|r| ac::ok_value(&r));
-                    let pid = c.single("getpid").ok().map(|r| ac::ok_value(&r));
-                    let connected = Report::Connected {
-                        endpoint: c.endpoint().to_string(),
-                        version,
-                        pid,
-                    };
+            Some((c, stats)) => sample(c, *stats),
+            None => match connect(server, timeout) {
+                Ok((mut c, stats, connected)) => {
                     if tx.send(connected).is_err() {
                         return;
                     }
-                    let s = sample(&mut c);
-                    client = Some(c);
+                    let s = sample(&mut c, stats);
+                    client = Some((c, stats));
                     s
                 }
                 Err(e) => Err(e),
@@ -164,13 +161,44 @@ fn poll(
     }
 }
 
-fn sample(c: &mut AdminClient) -> Result<Sample, AdminError> {
+/// Connects, asks the server who it is, and whether it has `show stats`: an `ERR` reply
+/// (gearmand answers `ERR UNKNOWN_SHOW_ARGUMENTS`) means no, and top keeps to estimates for this
+/// connection; any other failure is the connection's.
+fn connect(
+    server: &ServerArgs,
+    timeout: Duration,
+) -> Result<(AdminClient, bool, Report), AdminError> {
+    let mut c = AdminClient::connect(server, timeout)?;
+    let version = c.single("version").ok().map(|r| ac::ok_value(&r));
+    let pid = c.single("getpid").ok().map(|r| ac::ok_value(&r));
+    let stats = match c.list("show stats") {
+        Ok(_) => true,
+        Err(AdminError::Server(_)) => false,
+        Err(e) => return Err(e),
+    };
+    let connected = Report::Connected {
+        endpoint: c.endpoint().to_string(),
+        version,
+        pid,
+    };
+    Ok((c, stats, connected))
+}
+
+/// One refresh. `show stats` is read just before `status`, so both describe nearly one moment.
+fn sample(c: &mut AdminClient, with_stats: bool) -> Result<Sample, AdminError> {
+    let stats = if with_stats {
+        Some(ac::parse_stats(&c.list("show stats")?)?)
+    } else {
+        None
+    };
     let status = ac::parse_status(&c.list("status")?)?;
+    let at = Instant::now();
     let connections = ac::list_lines(&c.list("workers")?).count();
     Ok(Sample {
-        at: Instant::now(),
+        at,
         status,
         connections,
+        stats,
     })
 }
 
@@ -281,7 +309,14 @@ fn draw(f: &mut Frame, s: &TopState, delay: Duration, scroll: usize) -> usize {
             Style::new().fg(Color::White).bg(Color::Red).bold(),
         )),
         None if s.samples == 0 => Line::from("connecting..."),
-        None => Line::from(Span::styled("connected", Style::new().fg(Color::Green))),
+        None => Line::from(vec![
+            Span::styled("connected", Style::new().fg(Color::Green)),
+            Span::raw(if s.exact {
+                "  rates: exact"
+            } else {
+                "  rates: ≈ estimated from status"
+            }),
+        ]),
     };
     // One line of the table is its header.
     let visible = usize::from(body.height.saturating_sub(1)).max(1);
@@ -296,9 +331,10 @@ fn draw(f: &mut Frame, s: &TopState, delay: Duration, scroll: usize) -> usize {
         String::new()
     };
     let (queued, running, workers, sub, done) = s.totals();
+    let approx = if s.exact { "" } else { "≈" };
     let totals = Line::from(format!(
         "functions {}{shown}  queued {queued}  running {running}  workers {workers}  connections {}  \
-         ≈submit {}/s  ≈done {}/s",
+         {approx}submit {}/s  {approx}done {}/s",
         s.rows.len(),
         s.connections,
         rate(sub),
@@ -318,7 +354,7 @@ fn draw(f: &mut Frame, s: &TopState, delay: Duration, scroll: usize) -> usize {
             (true, true) => "▲",
             (true, false) => "▼",
         };
-        let text = format!("{}{mark}", c.title());
+        let text = format!("{}{mark}", c.title(s.exact));
         let style = if c == s.sort {
             Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)
         } else {
@@ -366,12 +402,15 @@ fn draw(f: &mut Frame, s: &TopState, delay: Duration, scroll: usize) -> usize {
         Table::new(rows, widths).header(header).column_spacing(2),
         body,
     );
+    let legend = if s.exact {
+        "1-6 sort (1 name 2 queued 3 running 4 workers 5 submit 6 done)  </> move  r reverse  q quit  \
+         rates exact"
+    } else {
+        "1-6 sort (1 name 2 queued 3 running 4 workers 5 submit 6 done)  </> move  r reverse  q quit  \
+         ≈ estimate"
+    };
     f.render_widget(
-        Paragraph::new(
-            "1-6 sort (1 name 2 queued 3 running 4 workers 5 submit 6 done)  </> move  r reverse  q quit  \
-             ≈ estimate",
-        )
-        .style(Style::new().add_modifier(Modifier::REVERSED)),
+        Paragraph::new(legend).style(Style::new().add_modifier(Modifier::REVERSED)),
         foot,
     );
     scroll

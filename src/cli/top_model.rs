@@ -1,12 +1,14 @@
-//! The state behind `gearlet top`, apart from the terminal: samples of a server's `status` and
-//! `workers`, the rates estimated between two samples, and the sort order. Drawing is a function
+//! The state behind `gearlet top`, apart from the terminal: samples of a server's `status`,
+//! `workers` and (gearlet's) `show stats`, the rates between two samples (exact from the
+//! counters of `show stats`, estimated from `status` where the server has no counters), and the
+//! sort order. Drawing is a function
 //! of this state (`top.rs`), so what is shown can be tested without a terminal.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::time::Instant;
 
-use super::admin_client::StatusRow;
+use super::admin_client::{StatsRow, StatusRow};
 
 /// One refresh's worth of what the server said.
 #[derive(Clone, Debug)]
@@ -17,6 +19,9 @@ pub struct Sample {
     pub status: Vec<StatusRow>,
     /// The number of `workers` lines: every connection, clients and the asking one included.
     pub connections: usize,
+    /// The `show stats` rows, when the server has that command (gearlet): the rates are then
+    /// exact. None (gearmand) falls back to estimates from `status`.
+    pub stats: Option<Vec<StatsRow>>,
 }
 
 /// What the poller reports after each attempt.
@@ -48,9 +53,9 @@ pub enum Column {
     Running,
     /// Workers registered for the function.
     Workers,
-    /// Estimated submissions per second.
+    /// New jobs per second (exact, or estimated).
     SubmitRate,
-    /// Estimated completions per second.
+    /// Jobs ended per second (exact, or estimated).
     DoneRate,
 }
 
@@ -65,15 +70,17 @@ impl Column {
         Column::DoneRate,
     ];
 
-    /// The header text (a `≈` marks an estimate).
-    pub fn title(self) -> &'static str {
-        match self {
-            Column::Function => "FUNCTION",
-            Column::Queued => "QUEUED",
-            Column::Running => "RUNNING",
-            Column::Workers => "WORKERS",
-            Column::SubmitRate => "≈SUBMIT/s",
-            Column::DoneRate => "≈DONE/s",
+    /// The header text; a `≈` marks the rates when they are estimates (`exact` false).
+    pub fn title(self, exact: bool) -> &'static str {
+        match (self, exact) {
+            (Column::Function, _) => "FUNCTION",
+            (Column::Queued, _) => "QUEUED",
+            (Column::Running, _) => "RUNNING",
+            (Column::Workers, _) => "WORKERS",
+            (Column::SubmitRate, true) => "SUBMIT/s",
+            (Column::SubmitRate, false) => "≈SUBMIT/s",
+            (Column::DoneRate, true) => "DONE/s",
+            (Column::DoneRate, false) => "≈DONE/s",
         }
     }
 
@@ -93,9 +100,9 @@ pub struct Row {
     pub running: u64,
     /// Workers registered.
     pub workers: u64,
-    /// Estimated submissions per second (None until two samples exist).
+    /// New jobs per second (None until two samples exist).
     pub submit_rate: Option<f64>,
-    /// Estimated completions per second (None until two samples exist).
+    /// Jobs ended per second (None until two samples exist).
     pub done_rate: Option<f64>,
 }
 
@@ -120,7 +127,25 @@ pub struct TopState {
     pub sort: Column,
     /// Sorting the other way round from the column's natural order.
     pub reverse: bool,
-    prev: Option<(Instant, HashMap<String, u64>)>,
+    /// The rates come from the server's counters (`show stats`), not from estimates.
+    pub exact: bool,
+    prev: Option<Previous>,
+}
+
+/// What the rates of the next sample are computed against.
+#[derive(Debug)]
+struct Previous {
+    at: Instant,
+    /// Each function's `status` total.
+    totals: HashMap<String, u64>,
+    /// Each function's (new jobs, ended jobs) counters, when the sample had `show stats`.
+    counters: Option<HashMap<String, (u64, u64)>>,
+}
+
+/// A function's counters of new jobs (submissions less those that joined a job already there)
+/// and of ended jobs, the two the exact rates are made of.
+fn new_and_ended(r: &StatsRow) -> (u64, u64) {
+    (r.submitted.saturating_sub(r.coalesced), r.finished())
 }
 
 impl TopState {
@@ -136,6 +161,7 @@ impl TopState {
             samples: 0,
             sort: Column::Queued,
             reverse: false,
+            exact: false,
             prev: None,
         }
     }
@@ -163,48 +189,77 @@ impl TopState {
         }
     }
 
-    /// Rates are estimates: `status` gives only a function's current job count, so a rise between
-    /// two samples counts as submissions and a fall as completions (or cancellations). A
-    /// submission and a completion within one interval cancel out, so the figures are lower
-    /// bounds of the real rates.
+    /// With `show stats` the rates are exact: SUBMIT/s is the rise of a function's new jobs
+    /// (`submitted - coalesced`) over the interval, DONE/s the rise of its ended jobs
+    /// (`completed + failed + exceptions + cancelled + dropped`). A counter that went down means
+    /// the function was dropped and made again: its counters restarted from zero, so the rise is
+    /// the new value (as Prometheus's `rate` treats a reset), never negative.
+    ///
+    /// Without it (gearmand) they are estimates: `status` gives only a function's current job
+    /// count, so a rise between two samples counts as submissions and a fall as completions (or
+    /// cancellations). A submission and a completion within one interval cancel out, so the
+    /// figures are lower bounds of the real rates.
     fn sample(&mut self, s: Sample) {
         self.down = None;
         self.samples += 1;
         self.connections = s.connections;
+        self.exact = s.stats.is_some();
         let totals: HashMap<String, u64> = s
             .status
             .iter()
             .map(|r| (r.function.clone(), r.total))
             .collect();
+        let counters: Option<HashMap<String, (u64, u64)>> = s.stats.as_ref().map(|v| {
+            v.iter()
+                .map(|r| (r.function.clone(), new_and_ended(r)))
+                .collect()
+        });
         let interval = self
             .prev
             .as_ref()
-            .map(|(at, _)| s.at.saturating_duration_since(*at).as_secs_f64())
+            .map(|p| s.at.saturating_duration_since(p.at).as_secs_f64())
             .filter(|&dt| dt > 0.0);
+        let prev = self.prev.as_ref();
         self.rows = s
             .status
             .iter()
             .map(|r| {
-                let (submit_rate, done_rate) = match (interval, &self.prev) {
-                    (Some(dt), Some((_, before))) => {
-                        let was = before.get(&r.function).copied().unwrap_or(0);
+                let rates = match (interval, prev, &counters) {
+                    // Exact, when this sample and the one before both have counters.
+                    (Some(dt), Some(p), Some(now)) => p.counters.as_ref().map(|before| {
+                        // A function without counters has had no job yet.
+                        let (new, ended) = now.get(&r.function).copied().unwrap_or((0, 0));
+                        let (new0, ended0) = before.get(&r.function).copied().unwrap_or((0, 0));
+                        let (d_new, d_ended) = if new < new0 || ended < ended0 {
+                            (new, ended)
+                        } else {
+                            (new - new0, ended - ended0)
+                        };
+                        (d_new as f64 / dt, d_ended as f64 / dt)
+                    }),
+                    (Some(dt), Some(p), None) => {
+                        let was = p.totals.get(&r.function).copied().unwrap_or(0);
                         let up = r.total.saturating_sub(was) as f64;
                         let down = was.saturating_sub(r.total) as f64;
-                        (Some(up / dt), Some(down / dt))
+                        Some((up / dt, down / dt))
                     }
-                    _ => (None, None),
+                    _ => None,
                 };
                 Row {
                     function: r.function.clone(),
                     queued: r.queued(),
                     running: r.running,
                     workers: r.workers,
-                    submit_rate,
-                    done_rate,
+                    submit_rate: rates.map(|r| r.0),
+                    done_rate: rates.map(|r| r.1),
                 }
             })
             .collect();
-        self.prev = Some((s.at, totals));
+        self.prev = Some(Previous {
+            at: s.at,
+            totals,
+            counters,
+        });
         self.sort_rows();
     }
 
@@ -257,7 +312,7 @@ impl TopState {
     }
 
     /// Sums over the rows: queued, running, workers (per function, so a worker of two functions
-    /// counts twice), and the estimated rates.
+    /// counts twice), and the rates.
     pub fn totals(&self) -> (u64, u64, u64, Option<f64>, Option<f64>) {
         let sum = |f: fn(&Row) -> Option<f64>| -> Option<f64> {
             self.rows
@@ -297,12 +352,14 @@ mod tests {
             at: t0,
             status: vec![st("a", 10, 0, 1), st("b", 4, 1, 1)],
             connections: 3,
+            stats: None,
         }));
         assert_eq!(s.rows[0].submit_rate, None);
         s.apply(Report::Sample(Sample {
             at: t0 + Duration::from_secs(2),
             status: vec![st("a", 14, 2, 1), st("b", 0, 0, 1), st("c", 2, 0, 0)],
             connections: 3,
+            stats: None,
         }));
         let row = |n: &str| s.rows.iter().find(|r| r.function == n).unwrap().clone();
         assert_eq!(row("a").submit_rate, Some(2.0));
@@ -312,14 +369,93 @@ mod tests {
         assert_eq!(row("c").submit_rate, Some(1.0));
         let (q, r, _, sub, done) = s.totals();
         assert_eq!((q, r, sub, done), (14, 2, Some(3.0), Some(2.0)));
+        assert!(!s.exact);
         // After an outage the next sample starts over: no rate across a restart.
         s.apply(Report::Down("gone".into()));
         s.apply(Report::Sample(Sample {
             at: t0 + Duration::from_secs(3),
             status: vec![st("a", 0, 0, 0)],
             connections: 1,
+            stats: None,
         }));
         assert_eq!(s.rows[0].done_rate, None);
+    }
+
+    fn counters(f: &str, submitted: u64, coalesced: u64, completed: u64, failed: u64) -> StatsRow {
+        StatsRow {
+            function: f.into(),
+            submitted,
+            coalesced,
+            completed,
+            failed,
+            ..StatsRow::default()
+        }
+    }
+
+    #[test]
+    fn with_counters_rates_are_exact_even_with_an_empty_queue() {
+        let t0 = Instant::now();
+        let mut s = TopState::new("x".into());
+        let sample = |secs: u64, status: Vec<StatusRow>, stats: Vec<StatsRow>| {
+            Report::Sample(Sample {
+                at: t0 + Duration::from_secs(secs),
+                status,
+                connections: 2,
+                stats: Some(stats),
+            })
+        };
+        s.apply(sample(
+            0,
+            vec![st("a", 0, 0, 1), st("idle", 0, 0, 1)],
+            vec![counters("a", 1000, 0, 1000, 0)],
+        ));
+        assert!(s.exact);
+        assert_eq!(s.rows[0].done_rate, None);
+        // 200 jobs in and out in 2 s, the queue empty at both samples (the estimate would be
+        // 0), 10 of the submissions joined jobs already there, 20 jobs failed.
+        s.apply(sample(
+            2,
+            vec![st("a", 0, 0, 1), st("idle", 0, 0, 1)],
+            vec![counters("a", 1210, 10, 1180, 20)],
+        ));
+        let row = |s: &TopState, n: &str| s.rows.iter().find(|r| r.function == n).unwrap().clone();
+        assert_eq!(row(&s, "a").submit_rate, Some(100.0));
+        assert_eq!(row(&s, "a").done_rate, Some(100.0));
+        // A function that never had a job has no counters: 0, not unknown.
+        assert_eq!(row(&s, "idle").done_rate, Some(0.0));
+        let (_, _, _, sub, done) = s.totals();
+        assert_eq!((sub, done), (Some(100.0), Some(100.0)));
+        // `a` dropped and made again: its counters restart; the rate is what the new one did,
+        // never negative.
+        s.apply(sample(
+            3,
+            vec![st("a", 3, 0, 1)],
+            vec![counters("a", 5, 0, 2, 0)],
+        ));
+        assert_eq!(row(&s, "a").submit_rate, Some(5.0));
+        assert_eq!(row(&s, "a").done_rate, Some(2.0));
+        // A server without `show stats` after a reconnection: estimates again.
+        s.apply(Report::Connected {
+            endpoint: "y".into(),
+            version: None,
+            pid: None,
+        });
+        s.apply(Report::Sample(Sample {
+            at: t0 + Duration::from_secs(4),
+            status: vec![st("a", 4, 0, 1)],
+            connections: 1,
+            stats: None,
+        }));
+        assert!(!s.exact);
+        assert_eq!(row(&s, "a").submit_rate, None);
+    }
+
+    #[test]
+    fn column_titles_mark_estimates_only() {
+        assert_eq!(Column::DoneRate.title(true), "DONE/s");
+        assert_eq!(Column::DoneRate.title(false), "≈DONE/s");
+        assert_eq!(Column::SubmitRate.title(true), "SUBMIT/s");
+        assert_eq!(Column::SubmitRate.title(false), "≈SUBMIT/s");
     }
 
     #[test]
@@ -329,6 +465,7 @@ mod tests {
             at: Instant::now(),
             status: vec![st("a", 1, 0, 5), st("b", 9, 0, 1), st("c", 5, 0, 3)],
             connections: 1,
+            stats: None,
         }));
         let names = |s: &TopState| {
             s.rows

@@ -1,5 +1,5 @@
 //! The list views of the admin protocol (`status`, `prioritystatus`, `workers`, `show jobs`,
-//! `show unique jobs`) as streams: a snapshot of references, rows produced a few at a time. A
+//! `show unique jobs`, gearlet's `show stats`) as streams: a snapshot of references, rows produced a few at a time. A
 //! socket connection formats rows only while its write buffer is under its bound, so a reply over
 //! a backlog of millions of jobs costs the server a snapshot of 8 bytes per job, not the whole
 //! reply at once, and the I/O thread serves other connections between chunks.
@@ -36,6 +36,8 @@ pub(crate) enum AdminView {
     Jobs,
     /// `show unique jobs`: one row per job.
     UniqueJobs,
+    /// `show stats` (gearlet's): one row per function that has had a job.
+    Stats,
 }
 
 /// One row of a list view, borrowed for the time it takes to format it.
@@ -52,6 +54,13 @@ pub(crate) enum AdminRow<'a> {
         workers: usize,
         /// Queued jobs per priority: high, normal, low.
         queued: [usize; 3],
+    },
+    /// A function's job counters, summed over priorities (`show stats`).
+    Counters {
+        /// Its name.
+        name: &'a [u8],
+        /// What happened to its jobs since the function was created.
+        counters: super::stats::JobCounters,
     },
     /// A session (`workers`).
     Session {
@@ -167,7 +176,7 @@ impl Server {
     pub(crate) fn admin_stream(&self, view: AdminView) -> AdminStream {
         let inner = &self.inner;
         let items = match view {
-            AdminView::Status | AdminView::PriorityStatus => {
+            AdminView::Status | AdminView::PriorityStatus | AdminView::Stats => {
                 let mut v: Vec<Arc<Function>> = Vec::new();
                 for s in &inner.functions {
                     v.extend(s.read().values().cloned());
@@ -214,6 +223,19 @@ impl AdminStream {
                     self.next += 1;
                     let st = f.state.lock();
                     if st.dropped {
+                        continue;
+                    }
+                    if self.view == AdminView::Stats {
+                        // A function that never had a job has no counters to show.
+                        let Some(stats) = st.stats.as_ref() else {
+                            continue;
+                        };
+                        if !row(AdminRow::Counters {
+                            name: &f.name,
+                            counters: stats.totals(),
+                        }) {
+                            return self.next == v.len();
+                        }
                         continue;
                     }
                     let more = row(AdminRow::Function {

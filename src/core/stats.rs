@@ -100,21 +100,32 @@ impl FnStats {
         }
     }
 
+    /// Priority `p`'s counters.
+    fn counters(&self, p: usize) -> JobCounters {
+        let r = |w: Count| self.counts[p][w as usize];
+        JobCounters {
+            submitted: r(Count::Submitted),
+            coalesced: r(Count::Coalesced),
+            started: r(Count::Started),
+            completed: r(Count::Completed),
+            failed: r(Count::Failed),
+            exceptions: r(Count::Exceptions),
+            retried: r(Count::Retried),
+            cancelled: r(Count::Cancelled),
+            dropped: r(Count::Dropped),
+        }
+    }
+
+    /// The counters summed over priorities (a `show stats` row), without copying histograms.
+    pub fn totals(&self) -> JobCounters {
+        let mut t = self.counters(0);
+        t.add(&self.counters(1));
+        t.add(&self.counters(2));
+        t
+    }
+
     pub fn snapshot(&self) -> ([JobCounters; 3], HistogramSnapshot, HistogramSnapshot) {
-        let c = std::array::from_fn(|p| {
-            let r = |w: Count| self.counts[p][w as usize];
-            JobCounters {
-                submitted: r(Count::Submitted),
-                coalesced: r(Count::Coalesced),
-                started: r(Count::Started),
-                completed: r(Count::Completed),
-                failed: r(Count::Failed),
-                exceptions: r(Count::Exceptions),
-                retried: r(Count::Retried),
-                cancelled: r(Count::Cancelled),
-                dropped: r(Count::Dropped),
-            }
-        });
+        let c = std::array::from_fn(|p| self.counters(p));
         (c, self.wait.snapshot(), self.run.snapshot())
     }
 }

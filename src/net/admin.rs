@@ -142,6 +142,7 @@ pub(crate) fn admin_begin(
         AdminCommand::Workers => Some(AdminView::Workers),
         AdminCommand::ShowJobs => Some(AdminView::Jobs),
         AdminCommand::ShowUniqueJobs => Some(AdminView::UniqueJobs),
+        AdminCommand::ShowStats => Some(AdminView::Stats),
         _ => None,
     };
     if let Some(v) = view {
@@ -227,7 +228,8 @@ pub(crate) fn admin_begin(
         | AdminCommand::PriorityStatus
         | AdminCommand::Workers
         | AdminCommand::ShowJobs
-        | AdminCommand::ShowUniqueJobs => unreachable!("list views are streamed above"),
+        | AdminCommand::ShowUniqueJobs
+        | AdminCommand::ShowStats => unreachable!("list views are streamed above"),
     }
     (Flow::Continue, None)
 }
@@ -262,6 +264,20 @@ pub(crate) fn fill_stream(
                     let [h, n, l] = queued.map(|q| q as u64);
                     admin::write_priority_status_line(out, name, h, n, l, workers as u64);
                 }
+            }
+            AdminRow::Counters { name, counters: c } => {
+                let fields = [
+                    c.submitted,
+                    c.coalesced,
+                    c.started,
+                    c.completed,
+                    c.failed,
+                    c.exceptions,
+                    c.retried,
+                    c.cancelled,
+                    c.dropped,
+                ];
+                admin::write_stats_line(out, name, &fields);
             }
             AdminRow::Session {
                 session,

@@ -99,6 +99,9 @@ pub enum AdminCommand<'a> {
     ShowUniqueJobs,
     /// `show store` (gearlet's): the durable store's counters on one line.
     ShowStore,
+    /// `show stats` (gearlet's): per-function job counters since each function was created,
+    /// one line per function ([`write_stats_line`]) then `.`.
+    ShowStats,
     /// `show` with other words: reply [`ERR_UNKNOWN_SHOW`].
     ShowUnknown,
     /// `maxqueue`. `func: None` (no function given) is answered with INVALID_ARGUMENTS
@@ -233,6 +236,8 @@ pub fn parse_admin_line(line: &[u8]) -> AdminCommand<'_> {
             AdminCommand::ShowJobs
         } else if argc == 2 && is(w1, "store") {
             AdminCommand::ShowStore
+        } else if argc == 2 && is(w1, "stats") {
+            AdminCommand::ShowStats
         } else {
             AdminCommand::ShowUnknown
         }
@@ -367,6 +372,31 @@ pub fn write_store_line(
     out.extend_from_slice(b"\n.\n");
 }
 
+/// One `show stats` line, tab-separated as `status` (the name as it is, as `status` writes it):
+/// `FUNC\tSUBMITTED\tCOALESCED\tSTARTED\tCOMPLETED\tFAILED\tEXCEPTIONS\tRETRIED\tCANCELLED\tDROPPED\n`,
+/// the counters in [`STATS_FIELDS`] order (totals over priorities).
+pub fn write_stats_line(out: &mut Vec<u8>, func: &[u8], counters: &[u64; 9]) {
+    out.extend_from_slice(func);
+    for &n in counters {
+        out.push(b'\t');
+        push_u64(out, n);
+    }
+    out.push(b'\n');
+}
+
+/// The names of the counters of a `show stats` line, in order after the function name.
+pub const STATS_FIELDS: [&str; 9] = [
+    "submitted",
+    "coalesced",
+    "started",
+    "completed",
+    "failed",
+    "exceptions",
+    "retried",
+    "cancelled",
+    "dropped",
+];
+
 /// `UNIQUE\n`, one `show unique jobs` line (an empty line for a job without unique).
 pub fn write_show_unique_line(out: &mut Vec<u8>, unique: &[u8]) {
     out.extend_from_slice(unique);
@@ -476,6 +506,11 @@ mod tests {
         assert_eq!(parse_admin_line(b"SHOW  JOBS\r"), ShowJobs);
         assert_eq!(parse_admin_line(b"show store"), ShowStore);
         assert_eq!(parse_admin_line(b"show store x"), ShowUnknown);
+        assert_eq!(parse_admin_line(b"show stats"), ShowStats);
+        assert_eq!(parse_admin_line(b"SHOW  Stats\r"), ShowStats);
+        assert_eq!(parse_admin_line(b"show stats x"), ShowUnknown);
+        assert_eq!(parse_admin_line(b"show stats "), ShowUnknown);
+        assert_eq!(parse_admin_line(b"stats"), Unknown { word: b"stats" });
         assert_eq!(parse_admin_line(b"show unique jobs"), ShowUniqueJobs);
         assert_eq!(parse_admin_line(b"SHOW Unique JOBS"), ShowUniqueJobs);
         assert_eq!(parse_admin_line(b"show foo"), ShowUnknown);
@@ -483,6 +518,17 @@ mod tests {
         assert_eq!(parse_admin_line(b"show jobs "), ShowUnknown);
         assert_eq!(parse_admin_line(b"show unique"), ShowUnknown);
         assert_eq!(parse_admin_line(b"show unique jobs x"), ShowUnknown);
+    }
+
+    #[test]
+    fn stats_line() {
+        let mut out = Vec::new();
+        write_stats_line(&mut out, b"fn x", &[1, 2, 3, 4, 5, 6, 7, 8, u64::MAX]);
+        assert_eq!(
+            out,
+            b"fn x\t1\t2\t3\t4\t5\t6\t7\t8\t18446744073709551615\n".to_vec()
+        );
+        assert_eq!(STATS_FIELDS.len(), 9);
     }
 
     #[test]

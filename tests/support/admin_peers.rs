@@ -119,6 +119,7 @@ pub fn raw_admin(port: u16, line: &str) -> Vec<u8> {
         "workers",
         "show jobs",
         "show unique jobs",
+        "show stats",
     ]
     .contains(&line);
     let mut s = BufReader::new(connect(port));
