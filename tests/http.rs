@@ -68,7 +68,7 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     let end = Instant::now() + T;
     while !cond() {
         assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::yield_now();
     }
 }
 

@@ -56,7 +56,7 @@ pub fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
             return s;
         }
         assert!(Instant::now() < deadline, "gearlet did not exit");
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::yield_now();
     }
 }
 
@@ -68,7 +68,7 @@ pub fn poll<R>(what: &str, mut f: impl FnMut() -> Option<R>) -> R {
             return r;
         }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::yield_now();
     }
 }
 

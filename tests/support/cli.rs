@@ -112,7 +112,7 @@ pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + T;
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::yield_now();
     }
 }
 
@@ -215,7 +215,7 @@ pub fn start_gearmand() -> Server {
                 let _ = child.wait();
                 break; // port taken meanwhile: another one
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::yield_now();
         }
     }
     panic!("gearmand did not start");
@@ -315,7 +315,7 @@ pub fn wait_child(child: &mut Child) -> ExitStatus {
             let _ = child.kill();
             panic!("process {} did not exit in time\n{stacks}", child.id());
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::yield_now();
     }
 }
 
