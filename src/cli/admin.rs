@@ -451,23 +451,25 @@ fn write_list(
             ],
             &[false, true, true, true, true, true, true, true, true, true],
             |r| {
-                json!({"function": r.function, "submitted": r.submitted,
-                       "coalesced": r.coalesced, "started": r.started,
-                       "completed": r.completed, "failed": r.failed,
-                       "exceptions": r.exceptions, "retried": r.retried,
-                       "cancelled": r.cancelled, "dropped": r.dropped})
+                let c = &r.counters;
+                json!({"function": r.function, "submitted": c.submitted,
+                       "coalesced": c.coalesced, "started": c.started,
+                       "completed": c.completed, "failed": c.failed,
+                       "exceptions": c.exceptions, "retried": c.retried,
+                       "cancelled": c.cancelled, "dropped": c.dropped})
             },
             |r| {
+                let c = &r.counters;
                 let counts = [
-                    r.submitted,
-                    r.coalesced,
-                    r.started,
-                    r.completed,
-                    r.failed,
-                    r.exceptions,
-                    r.retried,
-                    r.cancelled,
-                    r.dropped,
+                    c.submitted,
+                    c.coalesced,
+                    c.started,
+                    c.completed,
+                    c.failed,
+                    c.exceptions,
+                    c.retried,
+                    c.cancelled,
+                    c.dropped,
                 ];
                 std::iter::once(r.function.clone())
                     .chain(counts.into_iter().map(n))

@@ -7,6 +7,7 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use super::endpoint::{Conn, Endpoint, ServerArgs};
+use crate::core::JobCounters;
 
 /// What can go wrong talking to a server's admin port.
 #[derive(Debug)]
@@ -393,40 +394,14 @@ pub fn parse_show_jobs(raw: &[u8]) -> Result<Vec<JobRow>, AdminError> {
 }
 
 /// One `show stats` line (gearlet only): what happened to a function's jobs since the function
-/// was created, summed over priorities.
+/// was created, summed over priorities. The counters are the core's own type, so the tools and
+/// the server mean the same thing by each of them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StatsRow {
     /// Function name.
     pub function: String,
-    /// Accepted submissions, coalesced ones included.
-    pub submitted: u64,
-    /// Submissions that joined a job already there (same unique).
-    pub coalesced: u64,
-    /// Jobs handed to a worker (each attempt).
-    pub started: u64,
-    /// WORK_COMPLETE.
-    pub completed: u64,
-    /// WORK_FAIL, and jobs out of retries.
-    pub failed: u64,
-    /// WORK_EXCEPTION.
-    pub exceptions: u64,
-    /// Attempts lost to a worker leaving, put back in the queue.
-    pub retried: u64,
-    /// Cancelled jobs.
-    pub cancelled: u64,
-    /// Foreground jobs dropped when their client left before they ran.
-    pub dropped: u64,
-}
-
-impl StatsRow {
-    /// Jobs that ended, however they ended.
-    pub fn finished(&self) -> u64 {
-        self.completed
-            .saturating_add(self.failed)
-            .saturating_add(self.exceptions)
-            .saturating_add(self.cancelled)
-            .saturating_add(self.dropped)
-    }
+    /// The function's job counters.
+    pub counters: JobCounters,
 }
 
 /// Parses a `show stats` reply (`FUNC` and nine counters, tab-separated).
@@ -438,15 +413,17 @@ pub fn parse_stats(raw: &[u8]) -> Result<Vec<StatsRow>, AdminError> {
             let c = |i: usize, what: &str| num(f[i], what, l);
             Ok(StatsRow {
                 function: text(f[0]),
-                submitted: c(1, "submitted")?,
-                coalesced: c(2, "coalesced")?,
-                started: c(3, "started")?,
-                completed: c(4, "completed")?,
-                failed: c(5, "failed")?,
-                exceptions: c(6, "exceptions")?,
-                retried: c(7, "retried")?,
-                cancelled: c(8, "cancelled")?,
-                dropped: c(9, "dropped")?,
+                counters: JobCounters {
+                    submitted: c(1, "submitted")?,
+                    coalesced: c(2, "coalesced")?,
+                    started: c(3, "started")?,
+                    completed: c(4, "completed")?,
+                    failed: c(5, "failed")?,
+                    exceptions: c(6, "exceptions")?,
+                    retried: c(7, "retried")?,
+                    cancelled: c(8, "cancelled")?,
+                    dropped: c(9, "dropped")?,
+                },
             })
         })
         .collect()
@@ -499,18 +476,20 @@ mod tests {
             st[0],
             StatsRow {
                 function: "f".into(),
-                submitted: 10,
-                coalesced: 2,
-                started: 9,
-                completed: 5,
-                failed: 1,
-                exceptions: 1,
-                retried: 1,
-                cancelled: 1,
-                dropped: 0,
+                counters: JobCounters {
+                    submitted: 10,
+                    coalesced: 2,
+                    started: 9,
+                    completed: 5,
+                    failed: 1,
+                    exceptions: 1,
+                    retried: 1,
+                    cancelled: 1,
+                    dropped: 0,
+                },
             }
         );
-        assert_eq!(st[0].finished(), 8);
+        assert_eq!(st[0].counters.finished(), 8);
         assert_eq!(st[1].function, "with\ttab");
         assert!(parse_stats(b".\n").unwrap().is_empty());
     }

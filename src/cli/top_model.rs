@@ -145,7 +145,10 @@ struct Previous {
 /// A function's counters of new jobs (submissions less those that joined a job already there)
 /// and of ended jobs, the two the exact rates are made of.
 fn new_and_ended(r: &StatsRow) -> (u64, u64) {
-    (r.submitted.saturating_sub(r.coalesced), r.finished())
+    (
+        r.counters.submitted.saturating_sub(r.counters.coalesced),
+        r.counters.finished(),
+    )
 }
 
 impl TopState {
@@ -333,6 +336,7 @@ impl TopState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::JobCounters;
     use std::time::Duration;
 
     fn st(f: &str, total: u64, running: u64, workers: u64) -> StatusRow {
@@ -384,11 +388,13 @@ mod tests {
     fn counters(f: &str, submitted: u64, coalesced: u64, completed: u64, failed: u64) -> StatsRow {
         StatsRow {
             function: f.into(),
-            submitted,
-            coalesced,
-            completed,
-            failed,
-            ..StatsRow::default()
+            counters: JobCounters {
+                submitted,
+                coalesced,
+                completed,
+                failed,
+                ..JobCounters::default()
+            },
         }
     }
 

@@ -204,9 +204,14 @@ impl JobCounters {
         self.dropped += o.dropped;
     }
 
-    /// Jobs that ended, however they ended.
+    /// Jobs that ended, however they ended. Saturating: the counters may come from a peer
+    /// (`show stats` read by the tools), whose numbers are not ours to trust.
     pub fn finished(&self) -> u64 {
-        self.completed + self.failed + self.exceptions + self.cancelled + self.dropped
+        self.completed
+            .saturating_add(self.failed)
+            .saturating_add(self.exceptions)
+            .saturating_add(self.cancelled)
+            .saturating_add(self.dropped)
     }
 }
 
